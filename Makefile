@@ -1,0 +1,71 @@
+# sprov build.  `make` builds build/ (release, warnings as errors);
+# `make asan` builds build-asan/ (ASan+UBSan, no recovery).
+# Quick start: `make run` and `make test` (see README.md).
+
+, := ,
+CC	?= cc
+PKGS	 = libssl libcrypto sqlite3 jansson
+WARN	 = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wformat-security \
+	   -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
+	   -Wcast-qual -Wwrite-strings -Wvla -Wnull-dereference \
+	   -Wimplicit-fallthrough -Wundef \
+	   -Wno-format-truncation  # messages are cut to fit on purpose
+BASE	 = -std=c11 -D_GNU_SOURCE -Iinclude $(WARN)
+RELEASE	 = -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+SANITIZE = -O1 -g -fno-omit-frame-pointer \
+	   -fsanitize=address,undefined -fno-sanitize-recover=all
+PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGLIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+LIB_SRC	 = $(wildcard lib/*.c)
+CA_SRC	 = $(wildcard src/sprov-ca/*.c)
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNITS	 = $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
+
+# $(1) = build dir, $(2) = flags, $(3) = link flags
+define variant
+$(1)/lib/%.o: lib/%.c $$(wildcard include/sprov/*.h) | $(1)/lib
+	$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) -c -o $$@ $$<
+$(1)/src/%.o: src/%.c $$(wildcard include/sprov/*.h src/*/*.h) | $(1)/src/sprov-ca
+	$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) -Isrc -c -o $$@ $$<
+$(1)/libsprov.a: $$(patsubst lib/%.c,$(1)/lib/%.o,$$(LIB_SRC))
+	rm -f $$@ && ar rcs $$@ $$^
+$(1)/sprov-ca: $$(patsubst src/%.c,$(1)/src/%.o,$$(CA_SRC)) $(1)/libsprov.a
+	$$(CC) $(2) $(3) -o $$@ $$^ $$(PKGLIBS)
+$(1)/tests/%: tests/unit/%.c tests/unit/harness.h $(1)/libsprov.a | $(1)/tests
+	$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) -Itests/unit $(3) -o $$@ $$< $(1)/libsprov.a $$(PKGLIBS)
+$(1)/lib $(1)/src/sprov-ca $(1)/tests:
+	mkdir -p $$@
+endef
+
+$(eval $(call variant,build,$(RELEASE),-pie -Wl$(,)-z$(,)relro$(,)-z$(,)now))
+$(eval $(call variant,build-asan,$(SANITIZE),-fsanitize=address$(,)undefined))
+
+.PHONY: all asan deps run test unit check-banned bench-ca clean format
+all: build/sprov-ca $(addprefix build/tests/,$(UNITS))
+asan: build-asan/sprov-ca $(addprefix build-asan/tests/,$(UNITS))
+
+deps:
+	@scripts/install-deps
+
+# The main job on embedded defaults: a CA end to end in a scratch dir.
+run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo
+
+test: deps
+	@$(MAKE) --no-print-directory all asan
+	@tests/run
+
+check-banned:
+	@scripts/check-banned
+
+bench-ca: deps
+	@$(MAKE) --no-print-directory all
+	@bench/ca-bulk
+
+format:
+	clang-format -i lib/*.c include/sprov/*.h src/*/*.c tests/unit/*.c
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,61 @@
+/*
+ * Every limit sprov enforces, in one place.  A limit that protects against
+ * hostile or broken input is named here so that reviewers can see them all
+ * and tests can refer to them by name.
+ */
+#ifndef SPROV_LIMITS_H
+#define SPROV_LIMITS_H
+
+/* X.509 upper bound for a commonName (RFC 5280, ub-common-name). */
+#define SP_CN_MAX		64
+/* DNS name in text form without trailing dot (RFC 1035: 255 octets wire). */
+#define SP_FQDN_MAX		253
+#define SP_LABEL_MAX		63
+
+/* A MAC address normalised: 12 lower-case hex digits. */
+#define SP_MAC_HEXLEN		12
+
+/* Device subject fields (OU=model, L=serial). */
+#define SP_MODEL_MAX		64
+#define SP_SERIAL_MAX		64
+#define SP_ADMIN_NAME_MAX	64
+#define SP_ORG_MAX		64
+
+/* Files we read whole. */
+#define SP_CSR_FILE_MAX		(64 * 1024)
+#define SP_CERT_FILE_MAX	(256 * 1024)
+#define SP_PASSPHRASE_MAX	1024
+#define SP_PASSPHRASE_MIN	8
+#define SP_CFG_FILE_MAX		(1024 * 1024)
+#define SP_CFG_LINE_MAX		4096
+#define SP_CFG_ENTRIES_MAX	4096
+
+/* Bulk issuance input. */
+#define SP_CSV_FILE_MAX		(256L * 1024 * 1024)
+#define SP_CSV_LINE_MAX		1024
+#define SP_CSV_ROWS_MAX		10000000L
+/* Errors listed before giving up on reporting more. */
+#define SP_CSV_ERRORS_MAX	100
+/* Bulk output: one shard directory per last SP_SHARD_HEX hex digits of MAC. */
+#define SP_SHARD_HEX		3
+#define SP_JOBS_MAX		256
+
+/* Validity periods, in days. */
+#define SP_DAYS_MAX		36500
+#define SP_DAYS_ROOT_DEFAULT	7300
+#define SP_DAYS_SERVER_DEFAULT	397
+#define SP_DAYS_DEVICE_DEFAULT	3650
+#define SP_DAYS_ADMIN_DEFAULT	365
+#define SP_DAYS_CRL_DEFAULT	7
+
+/* Keys accepted in a provisioning-server CSR. */
+#define SP_RSA_MIN_BITS		2048
+#define SP_RSA_MAX_BITS		16384
+
+/* Serial numbers: random positive integers of this many bits. */
+#define SP_SERIAL_BITS		128
+
+/* Error messages carried on objects. */
+#define SP_ERR_MAX		512
+
+#endif

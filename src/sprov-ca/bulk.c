@@ -1,0 +1,623 @@
+/*
+ * sprov-ca issue-devices: bulk issuance.
+ *
+ * The output directory belongs to one batch (one CSV): DIR/.sprov-batch
+ * records the CSV's SHA-256 and the device CA.  Devices are grouped in
+ * shards by the last SP_SHARD_HEX hex digits of their MAC; a worker builds
+ * a shard in DIR/.tmp-<shard>/ and renames it to DIR/<shard>/ when every
+ * identity in it is written, so an interruption leaves whole shards or
+ * nothing.  Files are not fsync'ed one by one (that would cost more than
+ * the cryptography); one syncfs() makes the batch durable before the index
+ * records it, in one transaction.  A rerun of the same CSV into the same
+ * directory adopts the finished shards and issues the rest.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "sprov/buf.h"
+#include "sprov/ca.h"
+#include "sprov/csv.h"
+#include "sprov/fsutil.h"
+#include "sprov/str.h"
+#include "sprov-ca/sprov-ca.h"
+
+#define MANIFEST	".sprov-batch"
+#define NSHARDS		(1 << (4 * SP_SHARD_HEX))
+
+struct item {
+	struct sp_device_row	*row;
+	unsigned		 shard;
+	struct sp_ca_rec	 rec;
+	bool			 recorded;	/* already in the index */
+};
+
+struct shard {
+	size_t		 start, count;	/* range in the sorted items */
+	bool		 done;		/* finished by an earlier run */
+};
+
+struct bulk {
+	const char		*dir;
+	struct item		*items;
+	size_t			 nitems;
+	struct shard		 shards[NSHARDS];
+	struct sp_issuer	*issuer;	/* template, duplicated per job */
+	enum sp_keytype		 keytype;
+	int			 days;
+	atomic_uint		 next;		/* next shard to take */
+	atomic_size_t		 progress;	/* devices finished */
+	atomic_int		 failed;
+	pthread_mutex_t		 lock;
+	char			 err[SP_ERR_MAX];
+};
+
+static unsigned
+shard_of(const char *mac)
+{
+	unsigned v = 0;
+	int i;
+
+	for (i = SP_MAC_HEXLEN - SP_SHARD_HEX; i < SP_MAC_HEXLEN; i++)
+		v = v * 16 + (unsigned)(mac[i] <= '9' ? mac[i] - '0' :
+		    mac[i] - 'a' + 10);
+	return v;
+}
+
+static int
+cmp_item(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+
+	if (x->shard != y->shard)
+		return x->shard < y->shard ? -1 : 1;
+	return strcmp(x->row->mac, y->row->mac);
+}
+
+static void
+bulk_fail(struct bulk *b, const char *msg)
+{
+	pthread_mutex_lock(&b->lock);
+	if (!atomic_load(&b->failed))
+		snprintf(b->err, sizeof(b->err), "%s", msg);
+	atomic_store(&b->failed, 1);
+	pthread_mutex_unlock(&b->lock);
+}
+
+static int
+write_file(const char *dir, const char *mac, const char *ext,
+    const struct sp_buf *data, mode_t mode, struct sp_err *err)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s.%s", dir, mac, ext);
+	return sp_fs_write_new(path, data->data, data->len, mode,
+	    SP_FS_NOSYNC, err);
+}
+
+static int
+issue_one(struct bulk *b, struct sp_issuer *is, struct sp_keygen *kg,
+    const char *tmpdir, struct item *it, struct sp_buf *kb,
+    struct sp_buf *cb, struct sp_err *err)
+{
+	struct sp_device_row *r = it->row;
+	struct sp_issue rq;
+	X509_NAME *n = NULL;
+	EVP_PKEY *k = NULL;
+	X509 *x = NULL;
+	int rc = -1;
+
+	sp_buf_reset(kb);
+	sp_buf_reset(cb);
+	if ((n = sp_x509_device_subject(r->mac, r->serial[0] ? r->serial :
+	    NULL, r->model[0] ? r->model : NULL, err)) == NULL)
+		goto out;
+	if ((k = sp_keygen_run(kg, err)) == NULL)
+		goto out;
+	memset(&rq, 0, sizeof(rq));
+	rq.kind = SP_KIND_DEVICE;
+	rq.subject = n;
+	rq.pubkey = k;
+	rq.days = b->days;
+	if ((x = sp_issuer_sign(is, &rq, err)) == NULL)
+		goto out;
+	if (sp_x509_key_pem(k, NULL, kb, err) == -1 ||
+	    sp_x509_cert_pem(x, cb, err) == -1)
+		goto out;
+	if (write_file(tmpdir, r->mac, "key", kb, 0600, err) == -1 ||
+	    write_file(tmpdir, r->mac, "crt", cb, 0644, err) == -1)
+		goto out;
+	rc = sp_ca_rec_fill(&it->rec, x, SP_KIND_DEVICE, SP_CA_DEVICE,
+	    r->mac, err);
+out:
+	X509_NAME_free(n);
+	EVP_PKEY_free(k);
+	X509_free(x);
+	return rc;
+}
+
+static void *
+worker(void *arg)
+{
+	struct bulk *b = arg;
+	struct sp_issuer *is = NULL;
+	struct sp_keygen *kg = NULL;
+	struct sp_buf kb, cb;
+	struct sp_err err;
+	char tmp[PATH_MAX], fin[PATH_MAX], msg[SP_ERR_MAX + 64];
+	unsigned s;
+	size_t i;
+
+	sp_buf_init(&kb, 1 << 16);
+	kb.secret = 1;
+	sp_buf_init(&cb, 1 << 16);
+	if ((is = sp_issuer_dup(b->issuer, &err)) == NULL ||
+	    (kg = sp_keygen_new(b->keytype, &err)) == NULL) {
+		bulk_fail(b, err.msg);
+		goto out;
+	}
+	while (!atomic_load(&b->failed) &&
+	    (s = atomic_fetch_add(&b->next, 1)) < NSHARDS) {
+		struct shard *sh = &b->shards[s];
+
+		if (sh->count == 0 || sh->done)
+			continue;
+		snprintf(tmp, sizeof(tmp), "%s/.tmp-%03x", b->dir, s);
+		snprintf(fin, sizeof(fin), "%s/%03x", b->dir, s);
+		if (mkdir(tmp, 0755) == -1) {
+			snprintf(msg, sizeof(msg), "%s: %s", tmp,
+			    strerror(errno));
+			bulk_fail(b, msg);
+			break;
+		}
+		for (i = sh->start; i < sh->start + sh->count; i++) {
+			if (issue_one(b, is, kg, tmp, &b->items[i], &kb, &cb,
+			    &err) == -1) {
+				snprintf(msg, sizeof(msg), "line %zu (%s): %s",
+				    b->items[i].row->line,
+				    b->items[i].row->mac, err.msg);
+				bulk_fail(b, msg);
+				goto out;
+			}
+			atomic_fetch_add(&b->progress, 1);
+		}
+		if (rename(tmp, fin) == -1) {
+			snprintf(msg, sizeof(msg), "%s: %s", fin,
+			    strerror(errno));
+			bulk_fail(b, msg);
+			break;
+		}
+	}
+out:
+	sp_buf_release(&kb);
+	sp_buf_release(&cb);
+	sp_keygen_free(kg);
+	sp_issuer_free(is);
+	return NULL;
+}
+
+static void
+progress_bar(size_t done, size_t total, double secs)
+{
+	char bar[41];
+	size_t fill = total ? done * 40 / total : 40, i;
+	double rate = secs > 0 ? (double)done / secs : 0;
+
+	for (i = 0; i < 40; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[40] = '\0';
+	fprintf(stderr, "\r[%s] %3zu%% %zu/%zu  %.0f/s  ETA %.0fs ", bar,
+	    total ? done * 100 / total : 100, done, total, rate,
+	    rate > 0 ? (double)(total - done) / rate : 0.0);
+}
+
+static double
+now_secs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* SHA-256 of the CSV and of the device CA, hex, as the batch's identity. */
+static int
+batch_identity(const char *csv, size_t len, X509 *ca, char *out,
+    size_t outsz)
+{
+	unsigned char h[SHA256_DIGEST_LENGTH], c[EVP_MAX_MD_SIZE];
+	char hh[2 * SHA256_DIGEST_LENGTH + 1], ch[2 * EVP_MAX_MD_SIZE + 1];
+	unsigned int clen;
+
+	if (EVP_Digest(csv, len, h, NULL, EVP_sha256(), NULL) != 1 ||
+	    X509_digest(ca, EVP_sha256(), c, &clen) != 1)
+		return -1;
+	sp_str_hex(hh, h, sizeof(h));
+	sp_str_hex(ch, c, clen);
+	snprintf(out, outsz, "sprov-ca batch 1\ncsv-sha256 %s\n"
+	    "device-ca-sha256 %s\n", hh, ch);
+	return 0;
+}
+
+/*
+ * Claims the output directory for this batch: creates it, or checks that
+ * it already belongs to the same batch (resume).  *resume tells which.
+ */
+static int
+claim_dir(const char *dir, const char *ident, bool *resume)
+{
+	char path[PATH_MAX], *old = NULL;
+	struct sp_err err;
+	struct stat st;
+	size_t len;
+	DIR *d;
+	struct dirent *de;
+	int entries = 0;
+
+	*resume = false;
+	snprintf(path, sizeof(path), "%s/%s", dir, MANIFEST);
+	if (stat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return fail("%s exists and is not a directory", dir);
+		if (sp_fs_read(path, 4096, &old, &len, &err) == 0) {
+			int same = strcmp(old, ident) == 0;
+
+			free(old);
+			if (!same)
+				return fail("%s holds another batch (other CSV "
+				    "or device CA); give a new directory",
+				    dir);
+			*resume = true;
+			return 0;
+		}
+		if ((d = opendir(dir)) == NULL)
+			return fail("%s: %s", dir, strerror(errno));
+		while ((de = readdir(d)) != NULL)
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				entries++;
+		closedir(d);
+		if (entries > 0)
+			return fail("%s is not empty and holds no batch; give "
+			    "a new or empty directory", dir);
+	} else if (sp_fs_mkdirs(dir, 0755, &err) == -1)
+		return fail("%s", err.msg);
+	if (sp_fs_write_atomic(path, ident, strlen(ident), 0644, &err) == -1)
+		return fail("%s", err.msg);
+	return 0;
+}
+
+/* Removes unfinished shards left by an interrupted run. */
+static int
+clean_tmp(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct sp_err err;
+	DIR *d;
+	int rc = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return fail("%s: %s", dir, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, ".tmp-", 5) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (sp_fs_rmtree(path, &err) == -1)
+			rc = fail("%s", err.msg);
+	}
+	closedir(d);
+	return rc;
+}
+
+static const struct sp_ca_macserial *
+find_valid(const struct sp_ca_macserial *v, size_t n, const char *mac)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = strcmp(v[mid].mac, mac);
+
+		if (d == 0)
+			return &v[mid];
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/*
+ * Adopts a shard finished by an earlier run: every identity must be there,
+ * issued by this device CA, for the MAC of its row.
+ */
+static int
+adopt_shard(struct bulk *b, struct shard *sh, X509 *ca,
+    const struct sp_ca_macserial *valid, size_t nvalid, long *nerr)
+{
+	char path[PATH_MAX];
+	struct sp_identity id;
+	struct sp_err err;
+	EVP_PKEY *capub = X509_get0_pubkey(ca);
+	size_t i;
+
+	for (i = sh->start; i < sh->start + sh->count; i++) {
+		struct item *it = &b->items[i];
+		const struct sp_ca_macserial *v;
+		X509 *x;
+
+		snprintf(path, sizeof(path), "%s/%03x/%s.key", b->dir,
+		    it->shard, it->row->mac);
+		if (access(path, R_OK) == -1) {
+			fprintf(stderr, "%s: missing from a finished shard\n",
+			    path);
+			(*nerr)++;
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/%03x/%s.crt", b->dir,
+		    it->shard, it->row->mac);
+		if ((x = sp_x509_cert_load(path, &err)) == NULL) {
+			fprintf(stderr, "%s\n", err.msg);
+			(*nerr)++;
+			continue;
+		}
+		if (X509_verify(x, capub) != 1 ||
+		    sp_x509_device_identity(x, &id, &err) == -1 ||
+		    strcmp(id.mac, it->row->mac) != 0 ||
+		    sp_ca_rec_fill(&it->rec, x, SP_KIND_DEVICE, SP_CA_DEVICE,
+		    it->row->mac, &err) == -1) {
+			fprintf(stderr, "%s: not this batch's certificate for "
+			    "%s\n", path, it->row->mac);
+			(*nerr)++;
+		} else if ((v = find_valid(valid, nvalid, it->row->mac)) !=
+		    NULL) {
+			if (strcmp(v->serial, it->rec.serial) == 0)
+				it->recorded = true;
+			else {
+				fprintf(stderr, "line %zu: MAC %s already has a "
+				    "valid certificate (serial %s)\n",
+				    it->row->line, it->row->mac, v->serial);
+				(*nerr)++;
+			}
+		}
+		X509_free(x);
+	}
+	sh->done = true;
+	return 0;
+}
+
+int
+cmd_issue_devices(struct ca_opts *o)
+{
+	struct sp_device_row *rows = NULL;
+	struct sp_ca_macserial *valid = NULL;
+	struct sp_buf errs;
+	struct sp_err err;
+	struct sp_ca *ca = NULL;
+	struct bulk *b = NULL;
+	pthread_t *th = NULL;
+	char *csv = NULL, ident[512], path[PATH_MAX];
+	size_t len, nrows = 0, nvalid = 0, i, adopted = 0, fresh, nth = 0;
+	long nerr, jobs;
+	bool resume, tty;
+	double t0, last = 0;
+	int rc = EXIT_ERR, fd;
+
+	sp_buf_init(&errs, 1 << 20);
+	if (o->csv == NULL || o->out == NULL) {
+		fprintf(stderr, "usage: sprov-ca issue-devices --csv FILE -o "
+		    "DIR [-j JOBS] [--days N] [--key-type T] [-q]\n");
+		return EXIT_USAGE;
+	}
+	if (sp_fs_read(o->csv, SP_CSV_FILE_MAX, &csv, &len, &err) == -1)
+		return fail("%s", err.msg);
+	nerr = sp_csv_devices(o->csv, csv, len, &rows, &nrows, &errs);
+	if (nerr == -1) {
+		fail("%s: out of memory", o->csv);
+		goto out;
+	}
+	if (nerr > 0) {
+		fputs(errs.data, stderr);
+		fail("%s: %ld error%s; nothing issued", o->csv, nerr,
+		    nerr == 1 ? "" : "s");
+		goto out;
+	}
+	if (nrows == 0) {
+		fail("%s: no devices in the file", o->csv);
+		goto out;
+	}
+	if ((ca = open_ca(o, false)) == NULL)
+		goto out;
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
+		fail("out of memory");
+		goto out;
+	}
+	pthread_mutex_init(&b->lock, NULL);
+	if ((b->items = calloc(nrows, sizeof(*b->items))) == NULL) {
+		fail("out of memory");
+		goto out;
+	}
+	b->dir = o->out;
+	b->nitems = nrows;
+	b->keytype = o->keytype_set ? o->keytype : SP_KEY_EC_P256;
+	b->days = o->days > 0 ? (int)o->days : SP_DAYS_DEVICE_DEFAULT;
+	if ((b->issuer = sp_ca_issuer(ca, SP_CA_DEVICE)) == NULL) {
+		fail("%s", sp_ca_error(ca));
+		goto out;
+	}
+	for (i = 0; i < nrows; i++) {
+		b->items[i].row = &rows[i];
+		b->items[i].shard = shard_of(rows[i].mac);
+	}
+	qsort(b->items, nrows, sizeof(*b->items), cmp_item);
+	for (i = 0; i < nrows; i++) {
+		struct shard *sh = &b->shards[b->items[i].shard];
+
+		if (sh->count++ == 0)
+			sh->start = i;
+	}
+	if (sp_ca_valid_devices(ca, &valid, &nvalid) == -1) {
+		fail("%s", sp_ca_error(ca));
+		goto out;
+	}
+	if (batch_identity(csv, len, sp_ca_root_cert(ca, SP_CA_DEVICE), ident,
+	    sizeof(ident)) == -1) {
+		fail("cannot hash the batch");
+		goto out;
+	}
+	/* Refuse MACs the index already holds, before touching DIR. */
+	nerr = 0;
+	for (i = 0; i < nrows; i++) {
+		const struct sp_ca_macserial *v;
+		struct stat st;
+
+		if ((v = find_valid(valid, nvalid, b->items[i].row->mac)) ==
+		    NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s/%03x", o->out,
+		    b->items[i].shard);
+		if (stat(path, &st) == 0)
+			continue;	/* judged when the shard is adopted */
+		if (nerr++ < SP_CSV_ERRORS_MAX)
+			fprintf(stderr, "%s:%zu: MAC %s already has a valid "
+			    "certificate (serial %s); revoke it first\n",
+			    o->csv, b->items[i].row->line,
+			    b->items[i].row->mac, v->serial);
+	}
+	if (nerr > 0) {
+		fail("%s: %ld MAC%s already issued; nothing issued", o->csv,
+		    nerr, nerr == 1 ? "" : "s");
+		goto out;
+	}
+	if (claim_dir(o->out, ident, &resume) != 0)
+		goto out;
+	if (resume) {
+		if (clean_tmp(o->out) != 0)
+			goto out;
+		nerr = 0;
+		for (i = 0; i < NSHARDS; i++) {
+			struct stat st;
+
+			if (b->shards[i].count == 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%03zx", o->out, i);
+			if (stat(path, &st) == 0) {
+				adopt_shard(b, &b->shards[i],
+				    sp_ca_root_cert(ca, SP_CA_DEVICE), valid,
+				    nvalid, &nerr);
+				adopted += b->shards[i].count;
+			}
+		}
+		if (nerr > 0) {
+			fail("%s: %ld problem%s in the finished part of the "
+			    "batch; nothing issued", o->out, nerr,
+			    nerr == 1 ? "" : "s");
+			goto out;
+		}
+	}
+	fresh = nrows - adopted;
+	jobs = o->jobs > 0 ? o->jobs : sysconf(_SC_NPROCESSORS_ONLN);
+	if (jobs < 1)
+		jobs = 1;
+	if ((th = calloc((size_t)jobs, sizeof(*th))) == NULL) {
+		fail("out of memory");
+		goto out;
+	}
+	tty = !o->quiet && isatty(STDERR_FILENO);
+	t0 = now_secs();
+	for (nth = 0; nth < (size_t)jobs; nth++)
+		if (pthread_create(&th[nth], NULL, worker, b) != 0) {
+			bulk_fail(b, "cannot start a worker thread");
+			break;
+		}
+	while (tty && atomic_load(&b->progress) < fresh &&
+	    !atomic_load(&b->failed)) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+		if (now_secs() - last > 0.2) {
+			last = now_secs();
+			progress_bar(atomic_load(&b->progress), fresh,
+			    last - t0);
+		}
+	}
+	for (i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	if (tty) {
+		progress_bar(atomic_load(&b->progress), fresh, now_secs() - t0);
+		fputc('\n', stderr);
+	}
+	if (atomic_load(&b->failed)) {
+		fail("issue-devices: %s; finished shards are kept: run the same "
+		    "command again to resume", b->err);
+		goto out;
+	}
+	/* Every file durable before the index says the batch exists. */
+	if ((fd = open(o->out, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    syncfs(fd) == -1) {
+		fail("%s: sync: %s", o->out, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		goto out;
+	}
+	close(fd);
+	if (sp_ca_begin(ca) == -1) {
+		fail("%s", sp_ca_error(ca));
+		goto out;
+	}
+	for (i = 0; i < nrows; i++)
+		if (!b->items[i].recorded &&
+		    sp_ca_record_rec(ca, &b->items[i].rec) == -1) {
+			fail("line %zu: %s", b->items[i].row->line,
+			    sp_ca_error(ca));
+			sp_ca_rollback(ca);
+			goto out;
+		}
+	if (sp_ca_commit(ca) == -1) {
+		fail("%s", sp_ca_error(ca));
+		sp_ca_rollback(ca);
+		goto out;
+	}
+	{
+		double secs = now_secs() - t0;
+
+		printf("issued %zu device identit%s in %.2f s (%.0f/s, %ld "
+		    "job%s, %s) into %s\n", fresh, fresh == 1 ? "y" : "ies",
+		    secs, secs > 0 ? (double)fresh / secs : 0.0, jobs,
+		    jobs == 1 ? "" : "s", sp_x509_keytype_name(b->keytype),
+		    o->out);
+		if (adopted > 0)
+			printf("adopted %zu identities finished by an "
+			    "interrupted run\n", adopted);
+	}
+	rc = EXIT_OK;
+out:
+	if (b != NULL) {
+		for (i = 0; b->items != NULL && i < b->nitems; i++)
+			sp_ca_rec_release(&b->items[i].rec);
+		free(b->items);
+		pthread_mutex_destroy(&b->lock);
+		free(b);
+	}
+	free(th);
+	free(valid);
+	free(rows);
+	free(csv);
+	sp_buf_release(&errs);
+	sp_ca_free(ca);
+	return rc;
+}
