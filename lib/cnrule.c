@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "sprov/cnrule.h"
@@ -44,18 +45,23 @@ sp_cnrule_str(enum sp_cn_verdict v)
 	return verdicts[v];
 }
 
+/* An IPv4 or IPv6 address, bare or in brackets. */
 static int
-looks_ipv4(const char *p, size_t n)
+is_ip_literal(const char *p, size_t n)
 {
-	size_t i, dots = 0;
+	unsigned char addr[16];
+	char tmp[SP_CN_MAX + 1];
 
-	for (i = 0; i < n; i++) {
-		if (p[i] == '.')
-			dots++;
-		else if (p[i] < '0' || p[i] > '9')
-			return 0;
+	if (n >= sizeof(tmp))
+		return 0;
+	if (n >= 2 && p[0] == '[' && p[n - 1] == ']') {
+		p++;
+		n -= 2;
 	}
-	return dots == 3;
+	memcpy(tmp, p, n);
+	tmp[n] = '\0';
+	return inet_pton(AF_INET, tmp, addr) == 1 ||
+	    inet_pton(AF_INET6, tmp, addr) == 1;
 }
 
 enum sp_cn_verdict
@@ -82,8 +88,7 @@ sp_cnrule_check(const char *cn, size_t cnlen, char *fqdn, size_t fqdnsz)
 		return SP_CN_NAME_TOO_LONG;
 	if (memchr(name, '*', nlen) != NULL)
 		return SP_CN_WILDCARD;
-	if (memchr(name, ':', nlen) != NULL || name[0] == '[' ||
-	    looks_ipv4(name, nlen))
+	if (is_ip_literal(name, nlen))
 		return SP_CN_IP_LITERAL;
 	if (name[nlen - 1] == '.')
 		return SP_CN_TRAILING_DOT;
@@ -105,7 +110,7 @@ sp_cnrule_check(const char *cn, size_t cnlen, char *fqdn, size_t fqdnsz)
 	}
 	if (labels < 2)
 		return SP_CN_ONE_LABEL;
-	/* lab now points one past the final '.'-less end: find last label. */
+	/* An all-digit last label is no TLD: the name would read as a number. */
 	for (i = nlen, alldigit = 1; i > 0 && name[i - 1] != '.'; i--)
 		if (name[i - 1] < '0' || name[i - 1] > '9')
 			alldigit = 0;

@@ -403,16 +403,6 @@ sp_x509_csr_check(X509_REQ *req, struct sp_csr_info *info,
 	if (X509_REQ_verify(req, pk) != 1)
 		return sp_err_ssl(err, "the CSR's signature does not verify: "
 		    "the file was altered, or not signed by the key it holds");
-	if (!OBJ_find_sigid_algs(X509_REQ_get_signature_nid(req), &mdnid,
-	    &pknid) || mdnid == NID_undef)
-		return sp_err_set(err, "the CSR's signature algorithm %s is "
-		    "not accepted: sign it with SHA-256 (openssl req -sha256)",
-		    OBJ_nid2ln(X509_REQ_get_signature_nid(req)));
-	if ((c = md_refused(mdnid)) != NULL)
-		return sp_err_set(err, "the CSR is signed with %s, which is "
-		    "refused as too weak: make it again with SHA-256 "
-		    "(openssl req -new -sha256 ...)", c);
-	snprintf(info->sig, sizeof(info->sig), "%s", OBJ_nid2sn(mdnid));
 	base = EVP_PKEY_get_base_id(pk);
 	sp_x509_key_describe(pk, info->key, sizeof(info->key));
 	if (base == EVP_PKEY_RSA) {
@@ -444,6 +434,16 @@ sp_x509_csr_check(X509_REQ *req, struct sp_csr_info *info,
 		return sp_err_set(err, "the CSR holds a %s key; only RSA "
 		    "(2048 bits or more) and EC P-256/P-384/P-521 keys are "
 		    "accepted, as phones speak only those", info->key);
+	if (!OBJ_find_sigid_algs(X509_REQ_get_signature_nid(req), &mdnid,
+	    &pknid) || mdnid == NID_undef)
+		return sp_err_set(err, "the CSR's signature algorithm %s is "
+		    "not accepted: sign it with SHA-256 (openssl req -sha256)",
+		    OBJ_nid2ln(X509_REQ_get_signature_nid(req)));
+	if ((c = md_refused(mdnid)) != NULL)
+		return sp_err_set(err, "the CSR is signed with %s, which is "
+		    "refused as too weak: make it again with SHA-256 "
+		    "(openssl req -new -sha256 ...)", c);
+	snprintf(info->sig, sizeof(info->sig), "%s", OBJ_nid2sn(mdnid));
 	if (check_ext_requests(req, err) == -1)
 		return -1;
 	if (sp_x509_name_cn(X509_REQ_get_subject_name(req), info->cn,
@@ -633,6 +633,55 @@ add_ski(X509 *x, const EVP_MD *sha1)
 		rc = 0;
 	ASN1_OCTET_STRING_free(oct);
 	return rc;
+}
+
+/* The NID of a P-256 or P-384 key's curve, else NID_undef. */
+static int
+ec_curve_nid(EVP_PKEY *k)
+{
+	char group[64];
+	const char *c;
+
+	if (EVP_PKEY_get_base_id(k) != EVP_PKEY_EC ||
+	    EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME,
+	    group, sizeof(group), NULL) != 1 ||
+	    (c = curve_display(group)) == NULL)
+		return NID_undef;
+	if (strcmp(c, "P-256") == 0)
+		return NID_X9_62_prime256v1;
+	if (strcmp(c, "P-384") == 0)
+		return NID_secp384r1;
+	return NID_undef;
+}
+
+/*
+ * X509_set_pubkey() runs OpenSSL 3.0's encoder machinery, which costs five
+ * times an ECDSA signature.  For named-curve EC keys the SubjectPublicKeyInfo
+ * is just (id-ecPublicKey, curve OID, encoded point): set it directly.  The
+ * certificate then has no decoded key in memory (see sp_issuer_sign_lean).
+ * Returns 1 on success like X509_set_pubkey().
+ */
+static int
+set_pubkey_lean(X509 *x, EVP_PKEY *k)
+{
+	unsigned char *pt = NULL;
+	size_t len = 0;
+	int nid = ec_curve_nid(k);
+
+	if (nid == NID_undef)
+		return X509_set_pubkey(x, k);
+	/* Room for any point we accept (P-521 uncompressed: 133 bytes). */
+	len = 133;
+	if ((pt = OPENSSL_malloc(len)) == NULL ||
+	    EVP_PKEY_get_octet_string_param(k,
+	    OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt, len, &len) != 1 ||
+	    X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x),
+	    OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+	    OBJ_nid2obj(nid), pt, (int)len) != 1) {
+		OPENSSL_free(pt);
+		return 0;
+	}
+	return 1;
 }
 
 static int
@@ -831,8 +880,8 @@ out:
 	return rc;
 }
 
-X509 *
-sp_issuer_sign(struct sp_issuer *is, const struct sp_issue *rq,
+static X509 *
+issue(struct sp_issuer *is, const struct sp_issue *rq, bool lean,
     struct sp_err *err)
 {
 	time_t now = time(NULL), end;
@@ -859,7 +908,8 @@ sp_issuer_sign(struct sp_issuer *is, const struct sp_issue *rq,
 	    X509_set_issuer_name(x, X509_get_subject_name(is->ca)) != 1 ||
 	    X509_set_subject_name(x, rq->subject) != 1 ||
 	    set_validity(x, now - BACKDATE_SECONDS, rq->days) == -1 ||
-	    X509_set_pubkey(x, rq->pubkey) != 1)
+	    (lean ? set_pubkey_lean(x, rq->pubkey) :
+	    X509_set_pubkey(x, rq->pubkey)) != 1)
 		goto fail;
 	if (X509_add_ext(x, is->bc, -1) != 1 ||
 	    X509_add_ext(x, rsa ? is->ku_rsa : is->ku_ec, -1) != 1 ||
@@ -877,6 +927,20 @@ fail:
 	sp_err_ssl(err, "cannot issue the certificate");
 	X509_free(x);
 	return NULL;
+}
+
+X509 *
+sp_issuer_sign(struct sp_issuer *is, const struct sp_issue *rq,
+    struct sp_err *err)
+{
+	return issue(is, rq, false, err);
+}
+
+X509 *
+sp_issuer_sign_lean(struct sp_issuer *is, const struct sp_issue *rq,
+    struct sp_err *err)
+{
+	return issue(is, rq, true, err);
 }
 
 int
@@ -1074,18 +1138,121 @@ bio_to_buf(BIO *b, struct sp_buf *out)
 	return sp_buf_append(out, p, (size_t)len);
 }
 
+/*
+ * A DER tag-length-value into dst (room dstsz); lengths up to 65535.
+ * Returns the bytes written, or 0 when dst is too small.
+ */
+static size_t
+der_tlv(unsigned char *dst, size_t dstsz, unsigned char tag,
+    const unsigned char *v, size_t vlen)
+{
+	size_t h = vlen < 0x80 ? 2 : vlen < 0x100 ? 3 : 4;
+
+	if (vlen > 0xffff || h + vlen > dstsz)
+		return 0;
+	dst[0] = tag;
+	if (h == 2)
+		dst[1] = (unsigned char)vlen;
+	else if (h == 3) {
+		dst[1] = 0x81;
+		dst[2] = (unsigned char)vlen;
+	} else {
+		dst[1] = 0x82;
+		dst[2] = (unsigned char)(vlen >> 8);
+		dst[3] = (unsigned char)vlen;
+	}
+	memmove(dst + h, v, vlen);
+	return h + vlen;
+}
+
+/*
+ * PKCS#8 PrivateKeyInfo of a named-curve EC key (RFC 5208, RFC 5915):
+ *   SEQ { INT 0, SEQ { id-ecPublicKey, curve }, OCTET STRING {
+ *     SEQ { INT 1, OCTET STRING d, [1] { BIT STRING point } } } }
+ * the form OpenSSL itself writes, built without its per-call encoder
+ * lookup (the dominant cost of bulk issuance).  Tests compare it with
+ * OpenSSL's encoding byte for byte.
+ */
+static size_t
+ec_pkcs8_der(EVP_PKEY *k, int nid, unsigned char *out, size_t outsz)
+{
+	static const unsigned char alg256[] = { 0x30, 0x13, 0x06, 0x07, 0x2a,
+	    0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
+	    0xce, 0x3d, 0x03, 0x01, 0x07 };
+	static const unsigned char alg384[] = { 0x30, 0x10, 0x06, 0x07, 0x2a,
+	    0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b, 0x81, 0x04,
+	    0x00, 0x22 };
+	unsigned char d[48], pt[2 + 2 * 48], t1[256], t2[256], t3[256];
+	size_t dlen = nid == NID_secp384r1 ? 48 : 32, ptlen = 0, n1, n2, n;
+	BIGNUM *bn = NULL;
+
+	if (EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_PRIV_KEY, &bn) != 1 ||
+	    BN_bn2binpad(bn, d, (int)dlen) != (int)dlen) {
+		BN_clear_free(bn);
+		return 0;
+	}
+	BN_clear_free(bn);
+	pt[0] = 0;		/* BIT STRING: no unused bits */
+	if (EVP_PKEY_get_octet_string_param(k,
+	    OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt + 1, sizeof(pt) - 1,
+	    &ptlen) != 1 || ptlen != 1 + 2 * dlen)
+		goto fail;
+	/* ECPrivateKey */
+	memcpy(t1, "\x02\x01\x01", 3);
+	n1 = 3;
+	n1 += der_tlv(t1 + n1, sizeof(t1) - n1, 0x04, d, dlen);
+	n2 = der_tlv(t2, sizeof(t2), 0x03, pt, ptlen + 1);
+	n2 = der_tlv(t3, sizeof(t3), 0xa1, t2, n2);
+	memcpy(t1 + n1, t3, n2);
+	n1 += n2;
+	n1 = der_tlv(t2, sizeof(t2), 0x30, t1, n1);
+	/* PrivateKeyInfo */
+	memcpy(t1, "\x02\x01\x00", 3);
+	n = 3;
+	if (nid == NID_secp384r1) {
+		memcpy(t1 + n, alg384, sizeof(alg384));
+		n += sizeof(alg384);
+	} else {
+		memcpy(t1 + n, alg256, sizeof(alg256));
+		n += sizeof(alg256);
+	}
+	n += der_tlv(t1 + n, sizeof(t1) - n, 0x04, t2, n1);
+	n = der_tlv(out, outsz, 0x30, t1, n);
+	OPENSSL_cleanse(t1, sizeof(t1));
+	OPENSSL_cleanse(t2, sizeof(t2));
+	OPENSSL_cleanse(d, sizeof(d));
+	return n;
+fail:
+	OPENSSL_cleanse(d, sizeof(d));
+	return 0;
+}
+
 int
 sp_x509_key_pem(EVP_PKEY *k, const char *pass, struct sp_buf *out,
     struct sp_err *err)
 {
+	unsigned char der[512];
+	size_t dlen;
+	int nid = ec_curve_nid(k);
 	BIO *b;
 	int rc = -1;
 
 	out->secret = 1;
 	if ((b = BIO_new(BIO_s_secmem())) == NULL)
 		return sp_err_ssl(err, "out of memory");
-	if (PEM_write_bio_PKCS8PrivateKey(b, k, pass ? EVP_aes_256_cbc() :
-	    NULL, NULL, 0, NULL, (void *)(uintptr_t)pass) != 1)
+	if (pass == NULL && nid != NID_undef) {
+		dlen = ec_pkcs8_der(k, nid, der, sizeof(der));
+		if (dlen == 0 || PEM_write_bio(b, "PRIVATE KEY", "", der,
+		    (long)dlen) <= 0)
+			sp_err_ssl(err, "cannot encode the private key");
+		else if (bio_to_buf(b, out) == -1)
+			sp_err_set(err, "private key too large for buffer");
+		else
+			rc = 0;
+		OPENSSL_cleanse(der, sizeof(der));
+	} else if (PEM_write_bio_PKCS8PrivateKey(b, k, pass ?
+	    EVP_aes_256_cbc() : NULL, NULL, 0, NULL,
+	    (void *)(uintptr_t)pass) != 1)
 		sp_err_ssl(err, "cannot encode the private key");
 	else if (bio_to_buf(b, out) == -1)
 		sp_err_set(err, "private key too large for buffer");

@@ -36,8 +36,13 @@
 #define SP_CSV_ROWS_MAX		10000000L
 /* Errors listed before giving up on reporting more. */
 #define SP_CSV_ERRORS_MAX	100
-/* Bulk output: one shard directory per last SP_SHARD_HEX hex digits of MAC. */
-#define SP_SHARD_HEX		3
+/*
+ * Bulk output: one shard directory per last 2 hex digits of the MAC (256
+ * shards), or 3 (4096) for batches over SP_SHARD_WIDE_FROM devices, so that
+ * a directory holds at most a few thousand files either way.
+ */
+#define SP_SHARD_HEX_MAX	3
+#define SP_SHARD_WIDE_FROM	500000
 #define SP_JOBS_MAX		256
 
 /* Validity periods, in days. */

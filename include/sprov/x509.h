@@ -138,6 +138,16 @@ struct sp_issue {
 /* Signs a new end-entity certificate; random positive 128-bit serial. */
 X509		*sp_issuer_sign(struct sp_issuer *, const struct sp_issue *,
 		    struct sp_err *);
+/*
+ * The same certificate, built for bulk issuance where it is only encoded:
+ * for EC keys the public key is written straight into the certificate,
+ * skipping OpenSSL 3.0's per-call encoder (which costs more than the
+ * signature), so X509_get0_pubkey() and everything that needs it
+ * (X509_check_private_key, PKCS12_create, X509_verify of children) do not
+ * work on the result.  Use it for i2d/PEM and field reads only.
+ */
+X509		*sp_issuer_sign_lean(struct sp_issuer *,
+		    const struct sp_issue *, struct sp_err *);
 
 /* Serial as upper-case hex without leading zero bytes (as openssl prints). */
 int		 sp_x509_serial_hex(const X509 *, char *dst, size_t dstsz);

@@ -3,8 +3,8 @@
  *
  * The output directory belongs to one batch (one CSV): DIR/.sprov-batch
  * records the CSV's SHA-256 and the device CA.  Devices are grouped in
- * shards by the last SP_SHARD_HEX hex digits of their MAC; a worker builds
- * a shard in DIR/.tmp-<shard>/ and renames it to DIR/<shard>/ when every
+ * shards by the last 2 or 3 hex digits of their MAC (limits.h); a worker
+ * builds a shard in DIR/.tmp-<shard>/ and renames it to DIR/<shard>/ when every
  * identity in it is written, so an interruption leaves whole shards or
  * nothing.  Files are not fsync'ed one by one (that would cost more than
  * the cryptography); one syncfs() makes the batch durable before the index
@@ -36,7 +36,7 @@
 #include "sprov-ca/sprov-ca.h"
 
 #define MANIFEST	".sprov-batch"
-#define NSHARDS		(1 << (4 * SP_SHARD_HEX))
+#define NSHARDS_MAX	(1 << (4 * SP_SHARD_HEX_MAX))
 
 struct item {
 	struct sp_device_row	*row;
@@ -54,7 +54,9 @@ struct bulk {
 	const char		*dir;
 	struct item		*items;
 	size_t			 nitems;
-	struct shard		 shards[NSHARDS];
+	struct shard		 shards[NSHARDS_MAX];
+	unsigned		 hex;		/* shard name width */
+	unsigned		 nshards;
 	struct sp_issuer	*issuer;	/* template, duplicated per job */
 	enum sp_keytype		 keytype;
 	int			 days;
@@ -66,15 +68,24 @@ struct bulk {
 };
 
 static unsigned
-shard_of(const char *mac)
+shard_of(const char *mac, unsigned hex)
 {
 	unsigned v = 0;
-	int i;
+	unsigned i;
 
-	for (i = SP_MAC_HEXLEN - SP_SHARD_HEX; i < SP_MAC_HEXLEN; i++)
+	for (i = SP_MAC_HEXLEN - hex; i < SP_MAC_HEXLEN; i++)
 		v = v * 16 + (unsigned)(mac[i] <= '9' ? mac[i] - '0' :
 		    mac[i] - 'a' + 10);
 	return v;
+}
+
+/* DIR/<shard> or, with tmp, DIR/.tmp-<shard>. */
+static void
+shard_path(const char *dir, unsigned hex, unsigned s, bool tmp, char *dst,
+    size_t dstsz)
+{
+	snprintf(dst, dstsz, "%s/%s%0*x", dir, tmp ? ".tmp-" : "", (int)hex,
+	    s);
 }
 
 static int
@@ -132,7 +143,7 @@ issue_one(struct bulk *b, struct sp_issuer *is, struct sp_keygen *kg,
 	rq.subject = n;
 	rq.pubkey = k;
 	rq.days = b->days;
-	if ((x = sp_issuer_sign(is, &rq, err)) == NULL)
+	if ((x = sp_issuer_sign_lean(is, &rq, err)) == NULL)
 		goto out;
 	if (sp_x509_key_pem(k, NULL, kb, err) == -1 ||
 	    sp_x509_cert_pem(x, cb, err) == -1)
@@ -170,13 +181,13 @@ worker(void *arg)
 		goto out;
 	}
 	while (!atomic_load(&b->failed) &&
-	    (s = atomic_fetch_add(&b->next, 1)) < NSHARDS) {
+	    (s = atomic_fetch_add(&b->next, 1)) < b->nshards) {
 		struct shard *sh = &b->shards[s];
 
 		if (sh->count == 0 || sh->done)
 			continue;
-		snprintf(tmp, sizeof(tmp), "%s/.tmp-%03x", b->dir, s);
-		snprintf(fin, sizeof(fin), "%s/%03x", b->dir, s);
+		shard_path(b->dir, b->hex, s, true, tmp, sizeof(tmp));
+		shard_path(b->dir, b->hex, s, false, fin, sizeof(fin));
 		if (mkdir(tmp, 0755) == -1) {
 			snprintf(msg, sizeof(msg), "%s: %s", tmp,
 			    strerror(errno));
@@ -349,7 +360,7 @@ static int
 adopt_shard(struct bulk *b, struct shard *sh, X509 *ca,
     const struct sp_ca_macserial *valid, size_t nvalid, long *nerr)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], sdir[PATH_MAX];
 	struct sp_identity id;
 	struct sp_err err;
 	EVP_PKEY *capub = X509_get0_pubkey(ca);
@@ -360,16 +371,16 @@ adopt_shard(struct bulk *b, struct shard *sh, X509 *ca,
 		const struct sp_ca_macserial *v;
 		X509 *x;
 
-		snprintf(path, sizeof(path), "%s/%03x/%s.key", b->dir,
-		    it->shard, it->row->mac);
+		shard_path(b->dir, b->hex, it->shard, false, sdir,
+		    sizeof(sdir));
+		snprintf(path, sizeof(path), "%s/%s.key", sdir, it->row->mac);
 		if (access(path, R_OK) == -1) {
 			fprintf(stderr, "%s: missing from a finished shard\n",
 			    path);
 			(*nerr)++;
 			continue;
 		}
-		snprintf(path, sizeof(path), "%s/%03x/%s.crt", b->dir,
-		    it->shard, it->row->mac);
+		snprintf(path, sizeof(path), "%s/%s.crt", sdir, it->row->mac);
 		if ((x = sp_x509_cert_load(path, &err)) == NULL) {
 			fprintf(stderr, "%s\n", err.msg);
 			(*nerr)++;
@@ -459,9 +470,11 @@ cmd_issue_devices(struct ca_opts *o)
 		fail("%s", sp_ca_error(ca));
 		goto out;
 	}
+	b->hex = nrows > SP_SHARD_WIDE_FROM ? 3 : 2;
+	b->nshards = 1u << (4 * b->hex);
 	for (i = 0; i < nrows; i++) {
 		b->items[i].row = &rows[i];
-		b->items[i].shard = shard_of(rows[i].mac);
+		b->items[i].shard = shard_of(rows[i].mac, b->hex);
 	}
 	qsort(b->items, nrows, sizeof(*b->items), cmp_item);
 	for (i = 0; i < nrows; i++) {
@@ -481,22 +494,20 @@ cmd_issue_devices(struct ca_opts *o)
 	}
 	/* Refuse MACs the index already holds, before touching DIR. */
 	nerr = 0;
-	for (i = 0; i < nrows; i++) {
+	for (i = 0; i < nrows; i++) {		/* in file order */
 		const struct sp_ca_macserial *v;
 		struct stat st;
 
-		if ((v = find_valid(valid, nvalid, b->items[i].row->mac)) ==
-		    NULL)
+		if ((v = find_valid(valid, nvalid, rows[i].mac)) == NULL)
 			continue;
-		snprintf(path, sizeof(path), "%s/%03x", o->out,
-		    b->items[i].shard);
+		shard_path(o->out, b->hex, shard_of(rows[i].mac, b->hex),
+		    false, path, sizeof(path));
 		if (stat(path, &st) == 0)
 			continue;	/* judged when the shard is adopted */
 		if (nerr++ < SP_CSV_ERRORS_MAX)
 			fprintf(stderr, "%s:%zu: MAC %s already has a valid "
 			    "certificate (serial %s); revoke it first\n",
-			    o->csv, b->items[i].row->line,
-			    b->items[i].row->mac, v->serial);
+			    o->csv, rows[i].line, rows[i].mac, v->serial);
 	}
 	if (nerr > 0) {
 		fail("%s: %ld MAC%s already issued; nothing issued", o->csv,
@@ -509,12 +520,13 @@ cmd_issue_devices(struct ca_opts *o)
 		if (clean_tmp(o->out) != 0)
 			goto out;
 		nerr = 0;
-		for (i = 0; i < NSHARDS; i++) {
+		for (i = 0; i < b->nshards; i++) {
 			struct stat st;
 
 			if (b->shards[i].count == 0)
 				continue;
-			snprintf(path, sizeof(path), "%s/%03zx", o->out, i);
+			shard_path(o->out, b->hex, (unsigned)i, false, path,
+			    sizeof(path));
 			if (stat(path, &st) == 0) {
 				adopt_shard(b, &b->shards[i],
 				    sp_ca_root_cert(ca, SP_CA_DEVICE), valid,

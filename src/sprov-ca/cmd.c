@@ -210,7 +210,8 @@ write_identity(const char *dir, const char *base, EVP_PKEY *k, X509 *x,
 	return 0;
 fail:
 	sp_buf_release(&b);
-	return fail("%s", err.msg);
+	fail("%s", err.msg);
+	return -1;
 }
 
 static void
