@@ -3,6 +3,8 @@
 # Quick start: `make run` and `make test` (see README.md).
 
 , := ,
+# V=1 shows the full compiler command lines.
+Q	:= $(if $(V),,@)
 CC	?= cc
 PKGS	 = libssl libcrypto sqlite3 jansson
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wformat-security \
@@ -25,15 +27,19 @@ UNITS	 = $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
 # $(1) = build dir, $(2) = flags, $(3) = link flags
 define variant
 $(1)/lib/%.o: lib/%.c $$(wildcard include/sprov/*.h) | $(1)/lib
-	$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) -c -o $$@ $$<
+	@echo "  CC      $$@"
+	$(Q)$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) -c -o $$@ $$<
 $(1)/src/%.o: src/%.c $$(wildcard include/sprov/*.h src/*/*.h) | $(1)/src/sprov-ca
-	$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) -Isrc -c -o $$@ $$<
+	@echo "  CC      $$@"
+	$(Q)$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) -Isrc -c -o $$@ $$<
 $(1)/libsprov.a: $$(patsubst lib/%.c,$(1)/lib/%.o,$$(LIB_SRC))
-	rm -f $$@ && ar rcs $$@ $$^
+	$(Q)rm -f $$@ && ar rcs $$@ $$^
 $(1)/sprov-ca: $$(patsubst src/%.c,$(1)/src/%.o,$$(CA_SRC)) $(1)/libsprov.a
-	$$(CC) $(2) $(3) -o $$@ $$^ $$(PKGLIBS)
+	@echo "  LD      $$@"
+	$(Q)$$(CC) $(2) $(3) -o $$@ $$^ $$(PKGLIBS)
 $(1)/tests/%: tests/unit/%.c tests/unit/harness.h $(1)/libsprov.a | $(1)/tests
-	$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) -Itests/unit $(3) -o $$@ $$< $(1)/libsprov.a $$(PKGLIBS)
+	@echo "  CC      $$@"
+	$(Q)$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) -Itests/unit $(3) -o $$@ $$< $(1)/libsprov.a $$(PKGLIBS)
 $(1)/lib $(1)/src/sprov-ca $(1)/tests:
 	mkdir -p $$@
 endef

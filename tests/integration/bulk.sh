@@ -2,7 +2,7 @@
 # Bulk issuance: 10,000 device identities, all verified by openssl; bad CSV
 # rows reported with line numbers and nothing issued; an interrupted run
 # leaves no half-written identity and resumes.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/tap.sh"
 CA="$SPROV_CA -d ca"
 N=${SPROV_BULK_N:-10000}
 

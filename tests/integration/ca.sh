@@ -2,7 +2,7 @@
 # sprov-ca against the real openssl command line: CSRs made by `openssl req`
 # are signed and verified by `openssl verify`; every bad CSR is refused with
 # a message naming the problem and leaves the CA byte-for-byte unchanged.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib/tap.sh"
 CA="$SPROV_CA -d ca"
 
 check "init creates a CA" $CA init --org "Telco Lab"
