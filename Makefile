@@ -40,8 +40,11 @@ $(1)/sprov-ca: $$(patsubst src/%.c,$(1)/src/%.o,$$(CA_SRC)) $(1)/libsprov.a
 $(1)/tests/%: tests/unit/%.c tests/unit/harness.h $(1)/libsprov.a | $(1)/tests
 	@echo "  CC      $$@"
 	$(Q)$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) -Itests/unit $(3) -o $$@ $$< $(1)/libsprov.a $$(PKGLIBS)
-$(1)/lib $(1)/src/sprov-ca $(1)/tests:
-	mkdir -p $$@
+$(1)/bench/%: bench/%.c $(1)/libsprov.a | $(1)/bench
+	@echo "  CC      $$@"
+	$(Q)$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) $(3) -o $$@ $$< $(1)/libsprov.a $$(PKGLIBS)
+$(1)/lib $(1)/src/sprov-ca $(1)/tests $(1)/bench:
+	$(Q)mkdir -p $$@
 endef
 
 $(eval $(call variant,build,$(RELEASE),-pie -Wl$(,)-z$(,)relro$(,)-z$(,)now))
@@ -67,8 +70,8 @@ check-banned:
 	@scripts/check-banned
 
 bench-ca: deps
-	@$(MAKE) --no-print-directory all
-	@bench/ca-bulk
+	@$(MAKE) --no-print-directory all build/bench/crypto-limit
+	@bench/ca-bulk $(N)
 
 format:
 	clang-format -i lib/*.c include/sprov/*.h src/*/*.c tests/unit/*.c

@@ -1,5 +1,6 @@
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
@@ -278,7 +279,10 @@ write_pem_cert(const char *path, X509 *x, struct sp_err *err)
 static int
 dir_empty_or_absent(const char *dir, struct sp_err *err)
 {
+	struct dirent *de;
 	struct stat st;
+	int entries = 0;
+	DIR *d;
 
 	if (stat(dir, &st) == -1) {
 		if (errno == ENOENT)
@@ -287,8 +291,14 @@ dir_empty_or_absent(const char *dir, struct sp_err *err)
 	}
 	if (!S_ISDIR(st.st_mode))
 		return sp_err_set(err, "%s exists and is not a directory", dir);
-	/* rmdir of a non-empty directory fails: a cheap emptiness probe. */
-	if (rmdir(dir) == -1)
+	if ((d = opendir(dir)) == NULL)
+		return sp_err_set(err, "%s: %s", dir, strerror(errno));
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			entries++;
+	closedir(d);
+	/* An empty directory is replaced by the rename at the end. */
+	if (entries > 0)
 		return sp_err_set(err, "%s is not empty: refusing to touch an "
 		    "existing CA (choose another directory with -d)", dir);
 	return 0;
@@ -315,8 +325,10 @@ init_in(const char *tmp, const struct sp_ca_init_opts *o, struct sp_err *err)
 	for (i = 0; i < SP_CA_NROOTS; i++) {
 		if ((k = sp_keygen_run(kg, err)) == NULL)
 			goto out;
-		snprintf(cn, sizeof(cn), "%s %s", o->org ? o->org : "sprov",
-		    root_titles[i]);
+		/* The org is in O; the CN names it too when both fit. */
+		if (snprintf(cn, sizeof(cn), "%s %s", o->org ? o->org :
+		    "sprov", root_titles[i]) > SP_CN_MAX)
+			snprintf(cn, sizeof(cn), "sprov %s", root_titles[i]);
 		if ((x = sp_x509_make_root(k, cn, o->org ? o->org : "sprov",
 		    o->days, err)) == NULL)
 			goto out;

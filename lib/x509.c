@@ -16,6 +16,7 @@
 #include "sprov/fsutil.h"
 #include "sprov/str.h"
 #include "sprov/x509.h"
+#include "x509-int.h"
 
 /* Clock skew a fresh certificate tolerates on a phone whose clock lags. */
 #define BACKDATE_SECONDS	300
@@ -481,21 +482,29 @@ name_add(X509_NAME *n, int nid, const char *v)
 	    (const unsigned char *)v, -1, -1, 0) == 1 ? 0 : -1;
 }
 
+int
+sp_x509_device_fields_check(const char *mac, const char *serial,
+    const char *model, struct sp_err *err)
+{
+	if (!sp_mac_is_normal(mac, strlen(mac)))
+		return sp_err_set(err, "MAC must be normalised (12 lower-case "
+		    "hex)");
+	if (serial != NULL && field_ok("serial", serial, SP_SERIAL_MAX,
+	    err) == -1)
+		return -1;
+	if (model != NULL && field_ok("model", model, SP_MODEL_MAX,
+	    err) == -1)
+		return -1;
+	return 0;
+}
+
 X509_NAME *
 sp_x509_device_subject(const char *mac, const char *serial,
     const char *model, struct sp_err *err)
 {
 	X509_NAME *n;
 
-	if (!sp_mac_is_normal(mac, strlen(mac))) {
-		sp_err_set(err, "MAC must be normalised (12 lower-case hex)");
-		return NULL;
-	}
-	if (serial != NULL && field_ok("serial", serial, SP_SERIAL_MAX,
-	    err) == -1)
-		return NULL;
-	if (model != NULL && field_ok("model", model, SP_MODEL_MAX,
-	    err) == -1)
+	if (sp_x509_device_fields_check(mac, serial, model, err) == -1)
 		return NULL;
 	if ((n = X509_NAME_new()) == NULL)
 		goto fail;
@@ -635,9 +644,8 @@ add_ski(X509 *x, const EVP_MD *sha1)
 	return rc;
 }
 
-/* The NID of a P-256 or P-384 key's curve, else NID_undef. */
-static int
-ec_curve_nid(EVP_PKEY *k)
+int
+sp_x509_ec_curve_nid(EVP_PKEY *k)
 {
 	char group[64];
 	const char *c;
@@ -666,7 +674,7 @@ set_pubkey_lean(X509 *x, EVP_PKEY *k)
 {
 	unsigned char *pt = NULL;
 	size_t len = 0;
-	int nid = ec_curve_nid(k);
+	int nid = sp_x509_ec_curve_nid(k);
 
 	if (nid == NID_undef)
 		return X509_set_pubkey(x, k);
@@ -731,18 +739,6 @@ fail:
 	return NULL;
 }
 
-struct sp_issuer {
-	X509		*ca;
-	EVP_PKEY	*key;
-	const EVP_MD	*md;
-	EVP_MD		*sha1;
-	X509_EXTENSION	*bc;		/* critical CA:FALSE */
-	X509_EXTENSION	*ku_ec;		/* critical digitalSignature */
-	X509_EXTENSION	*ku_rsa;	/* + keyEncipherment */
-	X509_EXTENSION	*eku_server;
-	X509_EXTENSION	*eku_client;
-	X509_EXTENSION	*aki;
-};
 
 static X509_EXTENSION *
 make_aki(X509 *ca, const EVP_MD *sha1)
@@ -1138,12 +1134,8 @@ bio_to_buf(BIO *b, struct sp_buf *out)
 	return sp_buf_append(out, p, (size_t)len);
 }
 
-/*
- * A DER tag-length-value into dst (room dstsz); lengths up to 65535.
- * Returns the bytes written, or 0 when dst is too small.
- */
-static size_t
-der_tlv(unsigned char *dst, size_t dstsz, unsigned char tag,
+size_t
+sp_der_tlv(unsigned char *dst, size_t dstsz, unsigned char tag,
     const unsigned char *v, size_t vlen)
 {
 	size_t h = vlen < 0x80 ? 2 : vlen < 0x100 ? 3 : 4;
@@ -1200,12 +1192,12 @@ ec_pkcs8_der(EVP_PKEY *k, int nid, unsigned char *out, size_t outsz)
 	/* ECPrivateKey */
 	memcpy(t1, "\x02\x01\x01", 3);
 	n1 = 3;
-	n1 += der_tlv(t1 + n1, sizeof(t1) - n1, 0x04, d, dlen);
-	n2 = der_tlv(t2, sizeof(t2), 0x03, pt, ptlen + 1);
-	n2 = der_tlv(t3, sizeof(t3), 0xa1, t2, n2);
+	n1 += sp_der_tlv(t1 + n1, sizeof(t1) - n1, 0x04, d, dlen);
+	n2 = sp_der_tlv(t2, sizeof(t2), 0x03, pt, ptlen + 1);
+	n2 = sp_der_tlv(t3, sizeof(t3), 0xa1, t2, n2);
 	memcpy(t1 + n1, t3, n2);
 	n1 += n2;
-	n1 = der_tlv(t2, sizeof(t2), 0x30, t1, n1);
+	n1 = sp_der_tlv(t2, sizeof(t2), 0x30, t1, n1);
 	/* PrivateKeyInfo */
 	memcpy(t1, "\x02\x01\x00", 3);
 	n = 3;
@@ -1216,8 +1208,8 @@ ec_pkcs8_der(EVP_PKEY *k, int nid, unsigned char *out, size_t outsz)
 		memcpy(t1 + n, alg256, sizeof(alg256));
 		n += sizeof(alg256);
 	}
-	n += der_tlv(t1 + n, sizeof(t1) - n, 0x04, t2, n1);
-	n = der_tlv(out, outsz, 0x30, t1, n);
+	n += sp_der_tlv(t1 + n, sizeof(t1) - n, 0x04, t2, n1);
+	n = sp_der_tlv(out, outsz, 0x30, t1, n);
 	OPENSSL_cleanse(t1, sizeof(t1));
 	OPENSSL_cleanse(t2, sizeof(t2));
 	OPENSSL_cleanse(d, sizeof(d));
@@ -1233,7 +1225,7 @@ sp_x509_key_pem(EVP_PKEY *k, const char *pass, struct sp_buf *out,
 {
 	unsigned char der[512];
 	size_t dlen;
-	int nid = ec_curve_nid(k);
+	int nid = sp_x509_ec_curve_nid(k);
 	BIO *b;
 	int rc = -1;
 

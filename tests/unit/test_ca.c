@@ -559,6 +559,37 @@ t_init_org_at_limit(void)
 	scratch_free(&s);
 }
 
+/*
+ * "All or nothing": when sp_ca_init() is given an existing empty directory
+ * and does not complete, the directory must still be there afterwards.
+ * An org of 50 characters passes the option check; whether or not the CA
+ * then gets created, the directory must exist when the call returns.
+ */
+static void
+t_init_failure_keeps_empty_dir(void)
+{
+	char org[51];
+	struct sp_ca_init_opts o;
+	struct sp_err err = { "" };
+	struct scratch s;
+	mode_t m;
+	int rc;
+
+	scratch_new(&s);
+	memset(org, 'B', 50);
+	org[50] = '\0';
+	o = opts(org, NULL);
+	CHECK(mkdir(s.ca, 0755) == 0);
+	rc = sp_ca_init(s.ca, &o, &err);
+	if (rc == -1)
+		printf("# init failed: %s\n", err.msg);
+	m = mode_of(s.base, "ca");
+	CHECK(m != (mode_t)-1 && S_ISDIR(m));
+	if (rc == 0)
+		CHECK(mode_of(s.ca, "index.db") != (mode_t)-1);
+	scratch_free(&s);
+}
+
 static void
 t_init_existing_empty_dir(void)
 {
@@ -1318,6 +1349,7 @@ main(void)
 	RUN(t_init_refuses_bad_options);
 	RUN(t_init_org_at_limit);
 	RUN(t_init_existing_empty_dir);
+	RUN(t_init_failure_keeps_empty_dir);
 	RUN(t_open_without_ca);
 	RUN(t_root_names);
 	RUN(t_sign_server);

@@ -647,6 +647,22 @@ b_cn_long(void)
 }
 
 static X509_REQ *
+b_cn_nul(void)
+{
+	static const char cn[] = "pv.telco.net\0.evil.com";
+	X509_NAME *n = X509_NAME_new();
+	X509_REQ *r;
+
+	if (n == NULL || X509_NAME_add_entry_by_NID(n, NID_commonName,
+	    V_ASN1_UTF8STRING, (const unsigned char *)cn,
+	    (int)sizeof(cn) - 1, -1, 0) != 1)
+		abort();
+	r = csr_make(g_ec256, n, NULL, EVP_sha256());
+	X509_NAME_free(n);
+	return r;
+}
+
+static X509_REQ *
 b_cn_utf8(void)
 {
 	/* "pv.télco.net" in UTF-8. */
@@ -724,6 +740,8 @@ static const struct csr_row csr_rows[] = {
 	    NULL, NULL },
 	{ "csr_check non-ASCII CN refused", b_cn_utf8, -1, "printable", NULL,
 	    NULL, NULL, NULL },
+	{ "csr_check CN with a NUL byte refused", b_cn_nul, -1, "printable",
+	    NULL, NULL, NULL, NULL },
 	{ "csr_check ed25519 refused", b_ed25519, -1, "only RSA", NULL, NULL,
 	    NULL, NULL },
 	{ "csr_check secp256k1 refused", b_secp256k1, -1, "curve", NULL, NULL,
@@ -1174,76 +1192,156 @@ t_issuer_dup(void)
 	sp_issuer_free(d);
 }
 
-/* EC keys take a fast path to the SubjectPublicKeyInfo. */
+/* Round trip through DER: what a phone or a file reader will see. */
+static X509 *
+reparse(X509 *x)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	X509 *y = NULL;
+	int len;
+
+	if ((len = i2d_X509(x, &der)) > 0) {
+		p = der;
+		y = d2i_X509(NULL, &p, len);
+	}
+	OPENSSL_free(der);
+	return y;
+}
+
+/* The DER of a certificate's SubjectPublicKeyInfo; caller frees. */
+static unsigned char *
+spki_der(X509 *x, int *len)
+{
+	unsigned char *der = NULL;
+
+	*len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+	return *len > 0 ? der : NULL;
+}
+
+/*
+ * sp_issuer_sign_lean() writes an EC key straight into the certificate (the
+ * fast path of bulk issuance); sp_issuer_sign() goes through OpenSSL.  Both
+ * must give the same SubjectPublicKeyInfo, and the lean certificate read
+ * back from DER must carry the very key it was issued for.
+ */
 static void
-ec_fastpath_case(const char *curve)
+lean_case(EVP_PKEY *k)
+{
+	struct sp_issue rq;
+	struct sp_err err = { "" };
+	X509_NAME *n = name_cn(DEV_MAC);
+	unsigned char *a = NULL, *b = NULL;
+	X509 *lean, *full, *y = NULL;
+	int alen = 0, blen = 0;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.kind = SP_KIND_DEVICE;
+	rq.subject = n;
+	rq.pubkey = k;
+	rq.days = 30;
+	lean = sp_issuer_sign_lean(g_is, &rq, &err);
+	full = sp_issuer_sign(g_is, &rq, &err);
+	CHECK(lean != NULL && full != NULL);
+	if (lean == NULL || full == NULL) {
+		printf("# %s\n", err.msg);
+		goto out;
+	}
+	/* Fields are there on the lean certificate as returned. */
+	CHECK(X509_NAME_cmp(X509_get_subject_name(lean), n) == 0);
+	CHECK(has_eku(lean, XKU_SSL_CLIENT));
+	CHECK(X509_check_ca(lean) == 0);
+
+	a = spki_der(lean, &alen);
+	b = spki_der(full, &blen);
+	CHECK(a != NULL && b != NULL && alen == blen &&
+	    memcmp(a, b, (size_t)alen) == 0);
+
+	y = reparse(lean);
+	CHECK(y != NULL);
+	if (y != NULL) {
+		CHECK(X509_get0_pubkey(y) != NULL &&
+		    EVP_PKEY_eq(X509_get0_pubkey(y), k) == 1);
+		CHECK(sp_x509_key_matches(y, k));
+		CHECK(!sp_x509_key_matches(y, g_ec256));
+		CHECK(X509_verify(y, g_rootkey) == 1);
+		CHECK(X509_check_issued(g_root, y) == X509_V_OK);
+	}
+out:
+	ERR_clear_error();
+	OPENSSL_free(a);
+	OPENSSL_free(b);
+	X509_free(y);
+	X509_free(lean);
+	X509_free(full);
+	X509_NAME_free(n);
+}
+
+static void
+t_issue_lean_ec_p256(void)
+{
+	EVP_PKEY *k = gen_ec("P-256");
+
+	lean_case(k);
+	EVP_PKEY_free(k);
+}
+
+static void
+t_issue_lean_ec_p384(void)
+{
+	EVP_PKEY *k = gen_ec("P-384");
+
+	lean_case(k);
+	EVP_PKEY_free(k);
+}
+
+/* Keys off the fast path (RSA) still come out right. */
+static void
+t_issue_lean_rsa(void)
+{
+	lean_case(g_rsa2048);
+}
+
+/*
+ * The certificate sp_issuer_sign() returns, used as it is (not re-parsed):
+ * unlike the lean one, its public key is there for X509_get0_pubkey(),
+ * sp_x509_key_matches() and X509_verify() of what it signs.
+ */
+static void
+ec_inmemory_case(const char *curve)
 {
 	struct sp_err err = { "" };
 	EVP_PKEY *k = gen_ec(curve);
 	X509_NAME *n = name_cn(DEV_MAC);
-	unsigned char *der = NULL;
-	const unsigned char *p;
 	X509 *x, *y = NULL;
-	int len;
-
-	x = issue(g_is, SP_KIND_DEVICE, n, k, NULL, 30, &err);
-	CHECK(x != NULL);
-	if (x != NULL && (len = i2d_X509(x, &der)) > 0) {
-		p = der;
-		y = d2i_X509(NULL, &p, len);
-		CHECK(y != NULL);
-		if (y != NULL) {
-			CHECK(X509_get0_pubkey(y) != NULL &&
-			    EVP_PKEY_eq(X509_get0_pubkey(y), k) == 1);
-			CHECK(sp_x509_key_matches(y, k));
-			CHECK(!sp_x509_key_matches(y, g_ec256));
-			CHECK(X509_verify(y, g_rootkey) == 1);
-		}
-	} else
-		CHECK(!"issued and encoded");
-	ERR_clear_error();
-	X509_free(y);
-	X509_free(x);
-	OPENSSL_free(der);
-	X509_NAME_free(n);
-	EVP_PKEY_free(k);
-}
-
-static void
-t_issue_ec_p256_pubkey(void)
-{
-	ec_fastpath_case("P-256");
-}
-
-static void
-t_issue_ec_p384_pubkey(void)
-{
-	ec_fastpath_case("P-384");
-}
-
-/*
- * The certificate object sp_issuer_sign() returns, used as it is (not
- * re-parsed): the header promises sp_x509_key_matches() says whether its
- * public key matches.
- */
-static void
-t_issue_ec_inmemory_pubkey(void)
-{
-	struct sp_err err = { "" };
-	EVP_PKEY *k = gen_ec("P-256");
-	X509_NAME *n = name_cn(DEV_MAC);
-	X509 *x;
 
 	x = issue(g_is, SP_KIND_DEVICE, n, k, NULL, 30, &err);
 	CHECK(x != NULL);
 	if (x != NULL) {
-		CHECK(X509_get0_pubkey(x) != NULL);
+		CHECK(X509_get0_pubkey(x) != NULL &&
+		    EVP_PKEY_eq(X509_get0_pubkey(x), k) == 1);
 		CHECK(sp_x509_key_matches(x, k));
+		CHECK(!sp_x509_key_matches(x, g_ec256));
+		y = reparse(x);
+		CHECK(y != NULL && sp_x509_key_matches(y, k));
 	}
 	ERR_clear_error();
+	X509_free(y);
 	X509_free(x);
 	X509_NAME_free(n);
 	EVP_PKEY_free(k);
+}
+
+static void
+t_issue_ec_p256_inmemory_pubkey(void)
+{
+	ec_inmemory_case("P-256");
+}
+
+static void
+t_issue_ec_p384_inmemory_pubkey(void)
+{
+	ec_inmemory_case("P-384");
 }
 
 /* ---------------------------------------------------------------- serials */
@@ -1750,9 +1848,11 @@ main(void)
 	RUN(t_issue_days_refused);
 	RUN(t_issuer_key_mismatch);
 	RUN(t_issuer_dup);
-	RUN(t_issue_ec_p256_pubkey);
-	RUN(t_issue_ec_p384_pubkey);
-	RUN(t_issue_ec_inmemory_pubkey);
+	RUN(t_issue_lean_ec_p256);
+	RUN(t_issue_lean_ec_p384);
+	RUN(t_issue_lean_rsa);
+	RUN(t_issue_ec_p256_inmemory_pubkey);
+	RUN(t_issue_ec_p384_inmemory_pubkey);
 	RUN(t_serial_norm);
 	RUN(t_serial_hex);
 	RUN(t_reason_names);
