@@ -139,8 +139,10 @@ db_open(const char *path, int create, sqlite3 **out, struct sp_err *err)
 	 * Rollback journal, not WAL: reading the index leaves the directory
 	 * byte-for-byte as it was, and full sync makes a commit durable.
 	 */
+	/* A bulk batch inserts at random places in the serial index: give
+	 * it room to stay in memory (64 MiB, allocated only as used). */
 	if (db_exec(db, "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;"
-	    "PRAGMA foreign_keys=ON;", err) == -1) {
+	    "PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;", err) == -1) {
 		sqlite3_close(db);
 		return -1;
 	}

@@ -11,6 +11,9 @@
 
 #include "sprov/err.h"
 
+/* Clock skew a fresh certificate tolerates on a phone whose clock lags. */
+#define SP_BACKDATE_SECONDS	300
+
 struct sp_issuer {
 	X509		*ca;
 	EVP_PKEY	*key;

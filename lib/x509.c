@@ -18,9 +18,6 @@
 #include "sprov/x509.h"
 #include "x509-int.h"
 
-/* Clock skew a fresh certificate tolerates on a phone whose clock lags. */
-#define BACKDATE_SECONDS	300
-
 static const char *const keytypes[] = {
 	[SP_KEY_EC_P256] = "ec-p256",
 	[SP_KEY_EC_P384] = "ec-p384",
@@ -720,7 +717,7 @@ sp_x509_make_root(EVP_PKEY *key, const char *cn, const char *org, int days,
 	}
 	X509_NAME_free(n);
 	if (X509_set_version(x, X509_VERSION_3) != 1 || rand_serial(x) == -1 ||
-	    set_validity(x, time(NULL) - BACKDATE_SECONDS, days) == -1 ||
+	    set_validity(x, time(NULL) - SP_BACKDATE_SECONDS, days) == -1 ||
 	    X509_set_pubkey(x, key) != 1)
 		goto fail;
 	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
@@ -903,7 +900,7 @@ issue(struct sp_issuer *is, const struct sp_issue *rq, bool lean,
 	if (X509_set_version(x, X509_VERSION_3) != 1 || rand_serial(x) == -1 ||
 	    X509_set_issuer_name(x, X509_get_subject_name(is->ca)) != 1 ||
 	    X509_set_subject_name(x, rq->subject) != 1 ||
-	    set_validity(x, now - BACKDATE_SECONDS, rq->days) == -1 ||
+	    set_validity(x, now - SP_BACKDATE_SECONDS, rq->days) == -1 ||
 	    (lean ? set_pubkey_lean(x, rq->pubkey) :
 	    X509_set_pubkey(x, rq->pubkey)) != 1)
 		goto fail;
@@ -1142,6 +1139,8 @@ sp_der_tlv(unsigned char *dst, size_t dstsz, unsigned char tag,
 
 	if (vlen > 0xffff || h + vlen > dstsz)
 		return 0;
+	/* Content first: it may start at dst (wrapping in place). */
+	memmove(dst + h, v, vlen);
 	dst[0] = tag;
 	if (h == 2)
 		dst[1] = (unsigned char)vlen;
@@ -1153,7 +1152,6 @@ sp_der_tlv(unsigned char *dst, size_t dstsz, unsigned char tag,
 		dst[2] = (unsigned char)(vlen >> 8);
 		dst[3] = (unsigned char)vlen;
 	}
-	memmove(dst + h, v, vlen);
 	return h + vlen;
 }
 
@@ -1220,6 +1218,28 @@ fail:
 }
 
 int
+sp_x509_pem(const char *label, const unsigned char *der, size_t len,
+    struct sp_buf *out)
+{
+	unsigned char line[65];
+	size_t off;
+	int n;
+
+	if (sp_buf_printf(out, "-----BEGIN %s-----\n", label) == -1)
+		return -1;
+	/* 48 bytes of DER make one 64-character line, as PEM_write does. */
+	for (off = 0; off < len; off += 48) {
+		n = EVP_EncodeBlock(line, der + off, (int)(len - off > 48 ?
+		    48 : len - off));
+		if (sp_buf_append(out, line, (size_t)n) == -1 ||
+		    sp_buf_append(out, "\n", 1) == -1)
+			return -1;
+	}
+	OPENSSL_cleanse(line, sizeof(line));
+	return sp_buf_printf(out, "-----END %s-----\n", label);
+}
+
+int
 sp_x509_key_pem(EVP_PKEY *k, const char *pass, struct sp_buf *out,
     struct sp_err *err)
 {
@@ -1234,10 +1254,9 @@ sp_x509_key_pem(EVP_PKEY *k, const char *pass, struct sp_buf *out,
 		return sp_err_ssl(err, "out of memory");
 	if (pass == NULL && nid != NID_undef) {
 		dlen = ec_pkcs8_der(k, nid, der, sizeof(der));
-		if (dlen == 0 || PEM_write_bio(b, "PRIVATE KEY", "", der,
-		    (long)dlen) <= 0)
+		if (dlen == 0)
 			sp_err_ssl(err, "cannot encode the private key");
-		else if (bio_to_buf(b, out) == -1)
+		else if (sp_x509_pem("PRIVATE KEY", der, dlen, out) == -1)
 			sp_err_set(err, "private key too large for buffer");
 		else
 			rc = 0;

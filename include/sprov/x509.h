@@ -165,6 +165,9 @@ const char	*sp_x509_reason_name(int);
 X509_CRL	*sp_issuer_crl(struct sp_issuer *, const struct sp_revoked *,
 		    size_t n, long crl_number, int days, struct sp_err *);
 
+/* PEM of any DER ("CERTIFICATE", ...), as PEM_write_bio() lays it out. */
+int		 sp_x509_pem(const char *label, const unsigned char *der,
+		    size_t len, struct sp_buf *out);
 /* PEM encodings into a buffer; key as PKCS#8, AES-256-CBC when pass set. */
 int		 sp_x509_key_pem(EVP_PKEY *, const char *pass,
 		    struct sp_buf *, struct sp_err *);

@@ -31,6 +31,7 @@
 #include "sprov/buf.h"
 #include "sprov/ca.h"
 #include "sprov/csv.h"
+#include "sprov/devcert.h"
 #include "sprov/fsutil.h"
 #include "sprov/str.h"
 #include "sprov-ca/sprov-ca.h"
@@ -63,7 +64,11 @@ struct bulk {
 	atomic_uint		 next;		/* next shard to take */
 	atomic_size_t		 progress;	/* devices finished */
 	atomic_int		 failed;
-	pthread_mutex_t		 lock;
+	atomic_int		 finished;	/* workers that returned */
+	pthread_mutex_t		 lock;		/* err, doneq */
+	pthread_cond_t		 cond;		/* a shard finished */
+	unsigned		*doneq;		/* finished shards, FIFO */
+	size_t			 dq_head, dq_tail;
 	char			 err[SP_ERR_MAX];
 };
 
@@ -120,43 +125,53 @@ write_file(const char *dir, const char *mac, const char *ext,
 }
 
 static int
-issue_one(struct bulk *b, struct sp_issuer *is, struct sp_keygen *kg,
-    const char *tmpdir, struct item *it, struct sp_buf *kb,
+issue_one(struct sp_devtpl *tpl, struct sp_keygen *kg, const char *tmpdir,
+    struct item *it, struct sp_devcert *dc, struct sp_buf *kb,
     struct sp_buf *cb, struct sp_err *err)
 {
 	struct sp_device_row *r = it->row;
-	struct sp_issue rq;
-	X509_NAME *n = NULL;
+	const char *serial = r->serial[0] ? r->serial : NULL;
+	const char *model = r->model[0] ? r->model : NULL;
+	struct sp_ca_rec *rec = &it->rec;
+	char subject[256];
 	EVP_PKEY *k = NULL;
-	X509 *x = NULL;
 	int rc = -1;
 
 	sp_buf_reset(kb);
 	sp_buf_reset(cb);
-	if ((n = sp_x509_device_subject(r->mac, r->serial[0] ? r->serial :
-	    NULL, r->model[0] ? r->model : NULL, err)) == NULL)
-		goto out;
 	if ((k = sp_keygen_run(kg, err)) == NULL)
 		goto out;
-	memset(&rq, 0, sizeof(rq));
-	rq.kind = SP_KIND_DEVICE;
-	rq.subject = n;
-	rq.pubkey = k;
-	rq.days = b->days;
-	if ((x = sp_issuer_sign_lean(is, &rq, err)) == NULL)
+	if (sp_devtpl_issue(tpl, r->mac, serial, model, k, dc, err) == -1)
 		goto out;
-	if (sp_x509_key_pem(k, NULL, kb, err) == -1 ||
-	    sp_x509_cert_pem(x, cb, err) == -1)
+	if (sp_x509_key_pem(k, NULL, kb, err) == -1)
 		goto out;
+	if (sp_x509_pem("CERTIFICATE", dc->der, dc->derlen, cb) == -1) {
+		sp_err_set(err, "certificate too large");
+		goto out;
+	}
 	if (write_file(tmpdir, r->mac, "key", kb, 0600, err) == -1 ||
 	    write_file(tmpdir, r->mac, "crt", cb, 0644, err) == -1)
 		goto out;
-	rc = sp_ca_rec_fill(&it->rec, x, SP_KIND_DEVICE, SP_CA_DEVICE,
-	    r->mac, err);
+	/* What the index keeps, straight from the template's output. */
+	memset(rec, 0, sizeof(*rec));
+	rec->kind = SP_KIND_DEVICE;
+	rec->issuer = SP_CA_DEVICE;
+	snprintf(rec->serial, sizeof(rec->serial), "%s", dc->serial);
+	snprintf(rec->mac, sizeof(rec->mac), "%s", r->mac);
+	snprintf(rec->cn, sizeof(rec->cn), "%s", r->mac);
+	rec->not_before = dc->not_before;
+	rec->not_after = dc->not_after;
+	sp_devcert_subject(r->mac, serial, model, subject, sizeof(subject));
+	if ((rec->subject = strdup(subject)) == NULL ||
+	    (rec->der = OPENSSL_malloc(dc->derlen)) == NULL) {
+		sp_err_set(err, "out of memory");
+		goto out;
+	}
+	memcpy(rec->der, dc->der, dc->derlen);
+	rec->derlen = (int)dc->derlen;
+	rc = 0;
 out:
-	X509_NAME_free(n);
 	EVP_PKEY_free(k);
-	X509_free(x);
 	return rc;
 }
 
@@ -166,6 +181,8 @@ worker(void *arg)
 	struct bulk *b = arg;
 	struct sp_issuer *is = NULL;
 	struct sp_keygen *kg = NULL;
+	struct sp_devtpl *tpl = NULL;
+	struct sp_devcert *dc = NULL;
 	struct sp_buf kb, cb;
 	struct sp_err err;
 	char tmp[PATH_MAX], fin[PATH_MAX], msg[SP_ERR_MAX + 64];
@@ -176,8 +193,13 @@ worker(void *arg)
 	kb.secret = 1;
 	sp_buf_init(&cb, 1 << 16);
 	if ((is = sp_issuer_dup(b->issuer, &err)) == NULL ||
+	    (tpl = sp_devtpl_new(is, b->days, &err)) == NULL ||
 	    (kg = sp_keygen_new(b->keytype, &err)) == NULL) {
 		bulk_fail(b, err.msg);
+		goto out;
+	}
+	if ((dc = malloc(sizeof(*dc))) == NULL) {
+		bulk_fail(b, "out of memory");
 		goto out;
 	}
 	while (!atomic_load(&b->failed) &&
@@ -195,7 +217,7 @@ worker(void *arg)
 			break;
 		}
 		for (i = sh->start; i < sh->start + sh->count; i++) {
-			if (issue_one(b, is, kg, tmp, &b->items[i], &kb, &cb,
+			if (issue_one(tpl, kg, tmp, &b->items[i], dc, &kb, &cb,
 			    &err) == -1) {
 				snprintf(msg, sizeof(msg), "line %zu (%s): %s",
 				    b->items[i].row->line,
@@ -211,12 +233,22 @@ worker(void *arg)
 			bulk_fail(b, msg);
 			break;
 		}
+		pthread_mutex_lock(&b->lock);
+		b->doneq[b->dq_tail++] = s;
+		pthread_cond_signal(&b->cond);
+		pthread_mutex_unlock(&b->lock);
 	}
 out:
 	sp_buf_release(&kb);
 	sp_buf_release(&cb);
+	free(dc);
 	sp_keygen_free(kg);
+	sp_devtpl_free(tpl);
 	sp_issuer_free(is);
+	pthread_mutex_lock(&b->lock);
+	atomic_fetch_add(&b->finished, 1);
+	pthread_cond_signal(&b->cond);
+	pthread_mutex_unlock(&b->lock);
 	return NULL;
 }
 
@@ -411,6 +443,28 @@ adopt_shard(struct bulk *b, struct shard *sh, X509 *ca,
 	return 0;
 }
 
+/* Index rows for a finished shard (within the batch's transaction). */
+static int
+record_shard(struct bulk *b, struct sp_ca *ca, const struct shard *sh)
+{
+	size_t i;
+
+	for (i = sh->start; i < sh->start + sh->count; i++) {
+		struct item *it = &b->items[i];
+
+		if (it->recorded)
+			continue;
+		if (sp_ca_record_rec(ca, &it->rec) == -1) {
+			fail("line %zu: %s", it->row->line, sp_ca_error(ca));
+			return -1;
+		}
+		it->recorded = true;
+		/* The DER is in the index now; keep memory flat. */
+		sp_ca_rec_release(&it->rec);
+	}
+	return 0;
+}
+
 int
 cmd_issue_devices(struct ca_opts *o)
 {
@@ -425,8 +479,8 @@ cmd_issue_devices(struct ca_opts *o)
 	size_t len, nrows = 0, nvalid = 0, i, adopted = 0, fresh, nth = 0;
 	long nerr, jobs;
 	bool resume, tty;
-	double t0, last = 0;
-	int rc = EXIT_ERR, fd;
+	double t0, last = 0, t_issue, t_sync;
+	int rc = EXIT_ERR, fd, intx = 0;
 
 	sp_buf_init(&errs, 1 << 20);
 	if (o->csv == NULL || o->out == NULL) {
@@ -458,7 +512,9 @@ cmd_issue_devices(struct ca_opts *o)
 		goto out;
 	}
 	pthread_mutex_init(&b->lock, NULL);
-	if ((b->items = calloc(nrows, sizeof(*b->items))) == NULL) {
+	pthread_cond_init(&b->cond, NULL);
+	if ((b->items = calloc(nrows, sizeof(*b->items))) == NULL ||
+	    (b->doneq = calloc(NSHARDS_MAX, sizeof(*b->doneq))) == NULL) {
 		fail("out of memory");
 		goto out;
 	}
@@ -551,21 +607,58 @@ cmd_issue_devices(struct ca_opts *o)
 	}
 	tty = !o->quiet && isatty(STDERR_FILENO);
 	t0 = now_secs();
+	/*
+	 * One index transaction for the batch.  Rows go in as their shards
+	 * finish, on this otherwise idle thread; the commit comes only after
+	 * every file is durable, so the index never names a missing file.
+	 */
+	if (sp_ca_begin(ca) == -1) {
+		fail("%s", sp_ca_error(ca));
+		goto out;
+	}
+	intx = 1;
+	for (i = 0; i < b->nshards; i++)
+		if (b->shards[i].done && record_shard(b, ca, &b->shards[i]) == -1)
+			goto out;
 	for (nth = 0; nth < (size_t)jobs; nth++)
 		if (pthread_create(&th[nth], NULL, worker, b) != 0) {
 			bulk_fail(b, "cannot start a worker thread");
 			break;
 		}
-	while (tty && atomic_load(&b->progress) < fresh &&
-	    !atomic_load(&b->failed)) {
-		struct timespec ts = { 0, 100 * 1000 * 1000 };
+	for (;;) {
+		unsigned ready[64];
+		size_t nready = 0, k;
+		int all;
 
-		nanosleep(&ts, NULL);
-		if (now_secs() - last > 0.2) {
+		pthread_mutex_lock(&b->lock);
+		if (b->dq_head == b->dq_tail &&
+		    atomic_load(&b->finished) < (int)nth &&
+		    !atomic_load(&b->failed)) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 100 * 1000 * 1000;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&b->cond, &b->lock, &ts);
+		}
+		while (b->dq_head != b->dq_tail && nready < 64)
+			ready[nready++] = b->doneq[b->dq_head++];
+		all = b->dq_head == b->dq_tail &&
+		    atomic_load(&b->finished) == (int)nth;
+		pthread_mutex_unlock(&b->lock);
+		for (k = 0; k < nready; k++)
+			if (record_shard(b, ca, &b->shards[ready[k]]) == -1)
+				bulk_fail(b, sp_ca_error(ca));
+		if (tty && now_secs() - last > 0.2) {
 			last = now_secs();
 			progress_bar(atomic_load(&b->progress), fresh,
 			    last - t0);
 		}
+		if (all || atomic_load(&b->failed))
+			break;
 	}
 	for (i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
@@ -578,6 +671,7 @@ cmd_issue_devices(struct ca_opts *o)
 		    "command again to resume", b->err);
 		goto out;
 	}
+	t_issue = now_secs();
 	/* Every file durable before the index says the batch exists. */
 	if ((fd = open(o->out, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 	    syncfs(fd) == -1) {
@@ -587,42 +681,38 @@ cmd_issue_devices(struct ca_opts *o)
 		goto out;
 	}
 	close(fd);
-	if (sp_ca_begin(ca) == -1) {
-		fail("%s", sp_ca_error(ca));
-		goto out;
-	}
-	for (i = 0; i < nrows; i++)
-		if (!b->items[i].recorded &&
-		    sp_ca_record_rec(ca, &b->items[i].rec) == -1) {
-			fail("line %zu: %s", b->items[i].row->line,
-			    sp_ca_error(ca));
-			sp_ca_rollback(ca);
-			goto out;
-		}
+	t_sync = now_secs();
 	if (sp_ca_commit(ca) == -1) {
 		fail("%s", sp_ca_error(ca));
-		sp_ca_rollback(ca);
 		goto out;
 	}
+	intx = 0;
 	{
-		double secs = now_secs() - t0;
+		double t_end = now_secs(), secs = t_end - t0;
 
 		printf("issued %zu device identit%s in %.2f s (%.0f/s, %ld "
 		    "job%s, %s) into %s\n", fresh, fresh == 1 ? "y" : "ies",
 		    secs, secs > 0 ? (double)fresh / secs : 0.0, jobs,
 		    jobs == 1 ? "" : "s", sp_x509_keytype_name(b->keytype),
 		    o->out);
+		printf("  keys, certificates and index rows %.2f s, sync %.2f "
+		    "s, commit %.2f s\n", t_issue - t0, t_sync - t_issue,
+		    t_end - t_sync);
 		if (adopted > 0)
 			printf("adopted %zu identities finished by an "
 			    "interrupted run\n", adopted);
 	}
 	rc = EXIT_OK;
 out:
+	if (intx)
+		sp_ca_rollback(ca);
 	if (b != NULL) {
 		for (i = 0; b->items != NULL && i < b->nitems; i++)
 			sp_ca_rec_release(&b->items[i].rec);
 		free(b->items);
 		pthread_mutex_destroy(&b->lock);
+		pthread_cond_destroy(&b->cond);
+		free(b->doneq);
 		free(b);
 	}
 	free(th);
