@@ -16,6 +16,7 @@
 struct sp_devtpl {
 	struct sp_issuer	*is;
 	EVP_MD_CTX		*mctx;
+	EVP_MD_CTX		*proto;		/* initialised once, copied */
 	EVP_MD			*md;		/* fetched once */
 	int			 days;
 	unsigned char		 sigalg[32];	/* AlgorithmIdentifier */
@@ -63,9 +64,12 @@ sp_devtpl_new(struct sp_issuer *is, int days, struct sp_err *err)
 	}
 	t->is = is;
 	t->days = days;
+	/* Copying an initialised context skips a provider fetch per cert. */
 	if ((t->mctx = EVP_MD_CTX_new()) == NULL ||
+	    (t->proto = EVP_MD_CTX_new()) == NULL ||
 	    (t->md = EVP_MD_fetch(NULL, EVP_MD_get0_name(is->md),
-	    NULL)) == NULL)
+	    NULL)) == NULL ||
+	    EVP_DigestSignInit(t->proto, NULL, t->md, NULL, is->key) != 1)
 		goto fail;
 	/* The signature AlgorithmIdentifier exactly as X509_sign() writes it. */
 	if ((probe = X509_new()) == NULL ||
@@ -109,6 +113,7 @@ sp_devtpl_free(struct sp_devtpl *t)
 	if (t == NULL)
 		return;
 	EVP_MD_CTX_free(t->mctx);
+	EVP_MD_CTX_free(t->proto);
 	EVP_MD_free(t->md);
 	free(t);
 }
@@ -196,7 +201,7 @@ put_time(unsigned char *dst, size_t dstsz, size_t *len, time_t t)
  */
 static int
 put_spki(unsigned char *dst, size_t dstsz, size_t *len, EVP_PKEY *k,
-    const unsigned char **bits, size_t *bitslen)
+    const unsigned char **bits, size_t *bitslen, struct sp_devcert *out)
 {
 	static const unsigned char alg256[] = { 0x30, 0x13, 0x06, 0x07, 0x2a,
 	    0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
@@ -237,6 +242,9 @@ put_spki(unsigned char *dst, size_t dstsz, size_t *len, EVP_PKEY *k,
 	    OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, bs + 1, sizeof(bs) - 1,
 	    &plen) != 1)
 		return -1;
+	/* Kept for sp_devcert_key_pem(): exporting a point costs 4 us. */
+	memcpy(out->pub, bs + 1, plen);
+	out->publen = plen;
 	if (nid == NID_secp384r1)
 		put(spki, sizeof(spki), &n, alg384, sizeof(alg384));
 	else
@@ -308,7 +316,9 @@ sp_devtpl_issue_at(struct sp_devtpl *t, const char *mac, const char *serial,
 	    wrap(part, sizeof(part), &pn, 0x30) == -1 ||
 	    put(tbs, SP_DEVCERT_MAX, &n, part, pn) == -1)
 		goto toolong;
-	if (put_spki(tbs, SP_DEVCERT_MAX, &n, key, &bits, &bitslen) == -1)
+	out->publen = 0;
+	if (put_spki(tbs, SP_DEVCERT_MAX, &n, key, &bits, &bitslen,
+	    out) == -1)
 		return sp_err_ssl(err, "cannot encode the device public key");
 	/* SKI: SHA-1 of the key bits, as X509_pubkey_digest computes it. */
 	if (EVP_Digest(bits, bitslen, ski, &skilen, t->is->sha1,
@@ -328,8 +338,7 @@ sp_devtpl_issue_at(struct sp_devtpl *t, const char *mac, const char *serial,
 	    wrap(tbs, SP_DEVCERT_MAX, &n, 0x30) == -1)
 		goto toolong;
 	/* Signature over the TBS, then Certificate ::= SEQ { tbs, alg, sig }. */
-	if (EVP_MD_CTX_reset(t->mctx) != 1 ||
-	    EVP_DigestSignInit(t->mctx, NULL, t->md, NULL, t->is->key) != 1 ||
+	if (EVP_MD_CTX_copy_ex(t->mctx, t->proto) != 1 ||
 	    EVP_DigestSign(t->mctx, sig, &siglen, tbs, n) != 1)
 		return sp_err_ssl(err, "cannot sign the device certificate");
 	bs[0] = 0;
@@ -365,4 +374,13 @@ sp_devtpl_issue(struct sp_devtpl *t, const char *mac, const char *serial,
 	} while (sn[0] == 0);		/* full width */
 	return sp_devtpl_issue_at(t, mac, serial, model, key, sn, time(NULL),
 	    out, err);
+}
+
+int
+sp_devcert_key_pem(const struct sp_devcert *dc, EVP_PKEY *key,
+    struct sp_buf *out, struct sp_err *err)
+{
+	if (dc->publen == 0)
+		return sp_x509_key_pem(key, NULL, out, err);
+	return sp_x509_ec_key_pem(key, dc->pub, dc->publen, out, err);
 }

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "sprov/buf.h"
 #include "sprov/err.h"
 
 /* Clock skew a fresh certificate tolerates on a phone whose clock lags. */
@@ -36,6 +37,9 @@ size_t	sp_der_tlv(unsigned char *dst, size_t dstsz, unsigned char tag,
 	    const unsigned char *v, size_t vlen);
 /* The NID of a P-256 or P-384 key's curve, else NID_undef. */
 int	sp_x509_ec_curve_nid(EVP_PKEY *);
+/* Unencrypted PKCS#8 PEM of a P-256/P-384 key whose point is known. */
+int	sp_x509_ec_key_pem(EVP_PKEY *, const unsigned char *point,
+	    size_t pointlen, struct sp_buf *, struct sp_err *);
 /* The checks sp_x509_device_subject() applies to its fields. */
 int	sp_x509_device_fields_check(const char *mac, const char *serial,
 	    const char *model, struct sp_err *);

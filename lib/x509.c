@@ -1164,7 +1164,8 @@ sp_der_tlv(unsigned char *dst, size_t dstsz, unsigned char tag,
  * OpenSSL's encoding byte for byte.
  */
 static size_t
-ec_pkcs8_der(EVP_PKEY *k, int nid, unsigned char *out, size_t outsz)
+ec_pkcs8_der(EVP_PKEY *k, int nid, const unsigned char *point,
+    size_t pointlen, unsigned char *out, size_t outsz)
 {
 	static const unsigned char alg256[] = { 0x30, 0x13, 0x06, 0x07, 0x2a,
 	    0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
@@ -1183,9 +1184,14 @@ ec_pkcs8_der(EVP_PKEY *k, int nid, unsigned char *out, size_t outsz)
 	}
 	BN_clear_free(bn);
 	pt[0] = 0;		/* BIT STRING: no unused bits */
-	if (EVP_PKEY_get_octet_string_param(k,
+	if (point != NULL && pointlen <= sizeof(pt) - 1) {
+		memcpy(pt + 1, point, pointlen);
+		ptlen = pointlen;
+	} else if (EVP_PKEY_get_octet_string_param(k,
 	    OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt + 1, sizeof(pt) - 1,
-	    &ptlen) != 1 || ptlen != 1 + 2 * dlen)
+	    &ptlen) != 1)
+		goto fail;
+	if (ptlen != 1 + 2 * dlen)
 		goto fail;
 	/* ECPrivateKey */
 	memcpy(t1, "\x02\x01\x01", 3);
@@ -1240,6 +1246,28 @@ sp_x509_pem(const char *label, const unsigned char *der, size_t len,
 }
 
 int
+sp_x509_ec_key_pem(EVP_PKEY *k, const unsigned char *point, size_t pointlen,
+    struct sp_buf *out, struct sp_err *err)
+{
+	unsigned char der[512];
+	size_t dlen;
+	int nid = sp_x509_ec_curve_nid(k), rc = -1;
+
+	out->secret = 1;
+	if (nid == NID_undef)
+		return sp_err_set(err, "not a P-256 or P-384 key");
+	if ((dlen = ec_pkcs8_der(k, nid, point, pointlen, der,
+	    sizeof(der))) == 0)
+		sp_err_ssl(err, "cannot encode the private key");
+	else if (sp_x509_pem("PRIVATE KEY", der, dlen, out) == -1)
+		sp_err_set(err, "private key too large for buffer");
+	else
+		rc = 0;
+	OPENSSL_cleanse(der, sizeof(der));
+	return rc;
+}
+
+int
 sp_x509_key_pem(EVP_PKEY *k, const char *pass, struct sp_buf *out,
     struct sp_err *err)
 {
@@ -1253,7 +1281,7 @@ sp_x509_key_pem(EVP_PKEY *k, const char *pass, struct sp_buf *out,
 	if ((b = BIO_new(BIO_s_secmem())) == NULL)
 		return sp_err_ssl(err, "out of memory");
 	if (pass == NULL && nid != NID_undef) {
-		dlen = ec_pkcs8_der(k, nid, der, sizeof(der));
+		dlen = ec_pkcs8_der(k, nid, NULL, 0, der, sizeof(der));
 		if (dlen == 0)
 			sp_err_ssl(err, "cannot encode the private key");
 		else if (sp_x509_pem("PRIVATE KEY", der, dlen, out) == -1)

@@ -21,6 +21,7 @@
 
 #include <openssl/evp.h>
 
+#include "sprov/buf.h"
 #include "sprov/err.h"
 #include "sprov/x509.h"
 
@@ -32,6 +33,8 @@ struct sp_devcert {
 	char		serial[2 * SP_SERIAL_BITS / 8 + 1];	/* upper hex */
 	time_t		not_before;
 	time_t		not_after;
+	unsigned char	pub[133];	/* EC point of the key, if EC */
+	size_t		publen;		/* 0 when not EC */
 };
 
 struct sp_devtpl;
@@ -48,6 +51,13 @@ int			 sp_devtpl_issue_at(struct sp_devtpl *, const char *mac,
 			    const char *serial, const char *model, EVP_PKEY *key,
 			    const unsigned char sn[SP_SERIAL_BITS / 8], time_t now,
 			    struct sp_devcert *, struct sp_err *);
+/*
+ * The unencrypted PKCS#8 PEM of the key just issued in dc, reusing the
+ * public point the issue step exported (the same bytes as
+ * sp_x509_key_pem()).
+ */
+int			 sp_devcert_key_pem(const struct sp_devcert *dc,
+			    EVP_PKEY *key, struct sp_buf *out, struct sp_err *);
 /* "OU=model,L=serial,ST=mac,CN=mac", as sp_x509_name_oneline() prints it. */
 void			 sp_devcert_subject(const char *mac, const char *serial,
 			    const char *model, char *dst, size_t dstsz);

@@ -143,7 +143,7 @@ issue_one(struct sp_devtpl *tpl, struct sp_keygen *kg, const char *tmpdir,
 		goto out;
 	if (sp_devtpl_issue(tpl, r->mac, serial, model, k, dc, err) == -1)
 		goto out;
-	if (sp_x509_key_pem(k, NULL, kb, err) == -1)
+	if (sp_devcert_key_pem(dc, k, kb, err) == -1)
 		goto out;
 	if (sp_x509_pem("CERTIFICATE", dc->der, dc->derlen, cb) == -1) {
 		sp_err_set(err, "certificate too large");

@@ -110,6 +110,20 @@ compare(enum sp_keytype kt, const char *serial, const char *model)
 		BIO_free(b);
 		sp_buf_release(&pem);
 	}
+	/* The key PEM from the kept point is the general one, byte for byte. */
+	{
+		struct sp_buf a, bb;
+
+		sp_buf_init(&a, 1 << 16);
+		sp_buf_init(&bb, 1 << 16);
+		CHECK(sp_devcert_key_pem(dc, k, &a, &err) == 0);
+		CHECK(sp_x509_key_pem(k, NULL, &bb, &err) == 0);
+		CHECK(a.len > 0 && a.len == bb.len &&
+		    memcmp(a.data, bb.data, a.len) == 0);
+		CHECK((kt == SP_KEY_RSA2048) == (dc->publen == 0));
+		sp_buf_release(&a);
+		sp_buf_release(&bb);
+	}
 	/* The general path, same key and subject. */
 	n = sp_x509_device_subject("000e08abcdef", serial, model, &err);
 	memset(&rq, 0, sizeof(rq));
