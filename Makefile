@@ -23,6 +23,8 @@ LIB_SRC	 = $(wildcard lib/*.c)
 CA_SRC	 = $(wildcard src/sprov-ca/*.c)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNITS	 = $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
+FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
+FUZZERS	 = $(patsubst fuzz/%.c,%,$(FUZZ_SRC))
 
 # $(1) = build dir, $(2) = flags, $(3) = link flags
 define variant
@@ -43,16 +45,20 @@ $(1)/tests/%: tests/unit/%.c tests/unit/harness.h $(1)/libsprov.a | $(1)/tests
 $(1)/bench/%: bench/%.c $(1)/libsprov.a | $(1)/bench
 	@echo "  CC      $$@"
 	$(Q)$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) $(3) -o $$@ $$< $(1)/libsprov.a $$(PKGLIBS)
-$(1)/lib $(1)/src/sprov-ca $(1)/tests $(1)/bench:
+$(1)/fuzz/%: fuzz/%.c fuzz/replay.c $(1)/libsprov.a | $(1)/fuzz
+	@echo "  CC      $$@"
+	$(Q)$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) $(3) -o $$@ $$< fuzz/replay.c $(1)/libsprov.a $$(PKGLIBS)
+$(1)/lib $(1)/src/sprov-ca $(1)/tests $(1)/bench $(1)/fuzz:
 	$(Q)mkdir -p $$@
 endef
 
 $(eval $(call variant,build,$(RELEASE),-pie -Wl$(,)-z$(,)relro$(,)-z$(,)now))
 $(eval $(call variant,build-asan,$(SANITIZE),-fsanitize=address$(,)undefined))
 
-.PHONY: all asan deps run test unit check-banned bench-ca clean format
+.PHONY: all asan deps run test unit check-banned bench-ca clean format fuzz
 all: build/sprov-ca $(addprefix build/tests/,$(UNITS))
-asan: build-asan/sprov-ca $(addprefix build-asan/tests/,$(UNITS))
+asan: build-asan/sprov-ca $(addprefix build-asan/tests/,$(UNITS)) \
+	$(addprefix build-asan/fuzz/,$(FUZZERS))
 
 deps:
 	@scripts/install-deps
@@ -76,5 +82,23 @@ bench-ca: deps
 format:
 	clang-format -i lib/*.c include/sprov/*.h src/*/*.c tests/unit/*.c
 
+# libFuzzer (clang) over every parser target, FUZZ_SECONDS each (default
+# 60); new inputs land in fuzz/corpus/<target>/ (commit the interesting
+# ones, and every crash, as regression inputs).
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
+	-D_GNU_SOURCE -Iinclude -Ilib
+fuzz: deps
+	@command -v clang >/dev/null || { echo "make fuzz needs clang" \
+	    "(apt-get install clang libclang-rt-14-dev)"; exit 1; }
+	@mkdir -p build-fuzz
+	@for t in $(FUZZERS); do \
+	  echo "  FUZZ    $$t ($(FUZZ_SECONDS) s)"; \
+	  clang $(FUZZ_CFLAGS) -o build-fuzz/$$t fuzz/$$t.c $(LIB_SRC) \
+	      $(PKGLIBS) || exit 1; \
+	  build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	      fuzz/corpus/$$t 2>&1 | tail -3 || exit 1; \
+	done
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

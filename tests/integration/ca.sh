@@ -244,8 +244,11 @@ check "CRL numbers increase" sh -c "$CA crl >/dev/null && openssl crl \
 $CA list --json > list.json
 check "list --json is JSON with one entry per certificate" test \
     "$(jq length list.json)" = "$($CA list | tail -n +2 | wc -l)"
-check "list --json carries MAC and status" test "$(jq -r \
-    '[.[] | select(.mac == "000e08abcdef")][0].status' list.json)" = valid
+check "list --json: a valid device" test "$(jq -r \
+    '[.[] | select(.mac == "000e08000003")][0].status' list.json)" = valid
+check "list --json: a revoked device with its reason" test "$(jq -r \
+    '[.[] | select(.mac == "000e08abcdef")][0] | .status + " " + .reason' \
+    list.json)" = "revoked keyCompromise"
 check "list counts devices" test "$($CA list --kind device | tail -n +2 |
     wc -l)" = 4
 check "list --revoked shows the revoked" test "$($CA list --revoked |
