@@ -139,10 +139,14 @@ db_open(const char *path, int create, sqlite3 **out, struct sp_err *err)
 	 * Rollback journal, not WAL: reading the index leaves the directory
 	 * byte-for-byte as it was, and full sync makes a commit durable.
 	 */
-	/* A bulk batch inserts at random places in the serial index: give
-	 * it room to stay in memory (64 MiB, allocated only as used). */
+	/*
+	 * A bulk batch inserts at random places in the serial index: give it
+	 * room to stay in memory (64 MiB, allocated only as used) and read
+	 * the file through a mapping rather than a copy per page.
+	 */
 	if (db_exec(db, "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;"
-	    "PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;", err) == -1) {
+	    "PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;"
+	    "PRAGMA mmap_size=1073741824;", err) == -1) {
 		sqlite3_close(db);
 		return -1;
 	}
