@@ -33,17 +33,28 @@ static const char *const kinds[] = {
 	[SP_KIND_ROOT] = "root",
 };
 
-int
-sp_x509_keytype_parse(const char *s, enum sp_keytype *out)
+/* Index of s in a table of names, or -1. */
+static int
+name_index(const char *const *names, size_t n, const char *s)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(keytypes) / sizeof(keytypes[0]); i++)
-		if (strcmp(s, keytypes[i]) == 0) {
-			*out = (enum sp_keytype)i;
-			return 0;
-		}
+	for (i = 0; i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return (int)i;
 	return -1;
+}
+
+int
+sp_x509_keytype_parse(const char *s, enum sp_keytype *out)
+{
+	int i = name_index(keytypes, sizeof(keytypes) / sizeof(keytypes[0]),
+	    s);
+
+	if (i < 0)
+		return -1;
+	*out = (enum sp_keytype)i;
+	return 0;
 }
 
 const char *
@@ -61,14 +72,12 @@ sp_x509_kind_name(enum sp_cert_kind k)
 int
 sp_x509_kind_parse(const char *s, enum sp_cert_kind *out)
 {
-	size_t i;
+	int i = name_index(kinds, sizeof(kinds) / sizeof(kinds[0]), s);
 
-	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (strcmp(s, kinds[i]) == 0) {
-			*out = (enum sp_cert_kind)i;
-			return 0;
-		}
-	return -1;
+	if (i < 0)
+		return -1;
+	*out = (enum sp_cert_kind)i;
+	return 0;
 }
 
 struct sp_keygen {

@@ -238,11 +238,52 @@ check_pkcs12_opts(const struct ca_opts *o, char **p12pass)
 	return 0;
 }
 
+/*
+ * Records an issued identity and writes its files, in one index
+ * transaction: the files are written before the commit and removed if the
+ * commit fails, so the index never names an identity that was not written
+ * and no file outlives a refused record.  Prints what was issued.
+ */
+static int
+record_identity(struct sp_ca *ca, X509 *x, EVP_PKEY *k, enum sp_cert_kind
+    kind, enum sp_ca_root root, const char *mac, const char *dir,
+    const char *base, const char *p12pass)
+{
+	char written[3][PATH_MAX] = { "", "", "" }, serial[80];
+
+	if (sp_ca_begin(ca) == -1) {
+		fail("%s", sp_ca_error(ca));
+		return -1;
+	}
+	if (sp_ca_record(ca, x, kind, root, mac) == -1) {
+		fail("%s", sp_ca_error(ca));
+		sp_ca_rollback(ca);
+		return -1;
+	}
+	/* write_identity() says what failed itself. */
+	if (write_identity(dir, base, k, x, sp_ca_root_cert(ca, root),
+	    p12pass, written) == -1) {
+		sp_ca_rollback(ca);
+		unlink_written(written);
+		return -1;
+	}
+	if (sp_ca_commit(ca) == -1) {
+		fail("%s", sp_ca_error(ca));
+		sp_ca_rollback(ca);
+		unlink_written(written);
+		return -1;
+	}
+	sp_x509_serial_hex(x, serial, sizeof(serial));
+	printf("issued %s %s serial %s: %s %s\n", kind == SP_KIND_DEVICE ?
+	    "device" : "operator", base, serial, written[1],
+	    p12pass ? written[2] : written[0]);
+	return 0;
+}
+
 int
 cmd_issue_device(struct ca_opts *o)
 {
-	char mac[SP_MAC_HEXLEN + 1], written[3][PATH_MAX] = { "", "", "" };
-	char serial[80], *p12pass = NULL;
+	char mac[SP_MAC_HEXLEN + 1], *p12pass = NULL;
 	struct sp_keygen *kg = NULL;
 	struct sp_err err;
 	struct sp_ca *ca = NULL;
@@ -250,7 +291,7 @@ cmd_issue_device(struct ca_opts *o)
 	X509 *x = NULL;
 	const char *why, *dir = o->out ? o->out : ".";
 	bool has = false;
-	int rc = EXIT_ERR, intx = 0;
+	int rc = EXIT_ERR;
 
 	if (o->mac == NULL) {
 		fprintf(stderr, "sprov-ca: issue-device needs --mac MAC\n");
@@ -283,30 +324,11 @@ cmd_issue_device(struct ca_opts *o)
 		fail("%s", sp_ca_error(ca));
 		goto out;
 	}
-	if (sp_ca_begin(ca) == -1 || (intx = 1, sp_ca_record(ca, x,
-	    SP_KIND_DEVICE, SP_CA_DEVICE, mac) == -1)) {
-		fail("%s", sp_ca_error(ca));
+	if (record_identity(ca, x, k, SP_KIND_DEVICE, SP_CA_DEVICE, mac, dir,
+	    mac, p12pass) == -1)
 		goto out;
-	}
-	if (write_identity(dir, mac, k, x, sp_ca_root_cert(ca, SP_CA_DEVICE),
-	    p12pass, written) == -1)
-		goto out;
-	if (sp_ca_commit(ca) == -1) {
-		fail("%s", sp_ca_error(ca));
-		unlink_written(written);
-		goto out;
-	}
-	intx = 0;
-	sp_x509_serial_hex(x, serial, sizeof(serial));
-	printf("issued device %s serial %s: %s%s%s\n", mac, serial,
-	    written[1], p12pass ? " " : " ", p12pass ? written[2] :
-	    written[0]);
 	rc = EXIT_OK;
 out:
-	if (intx) {
-		sp_ca_rollback(ca);
-		unlink_written(written);
-	}
 	free_passphrase(p12pass);
 	sp_keygen_free(kg);
 	EVP_PKEY_free(k);
@@ -318,7 +340,6 @@ out:
 int
 cmd_issue_admin(struct ca_opts *o)
 {
-	char written[3][PATH_MAX] = { "", "", "" }, serial[80];
 	const char *name = o->argv[0], *dir = o->out ? o->out : ".";
 	struct sp_keygen *kg = NULL;
 	struct sp_issuer *is;
@@ -329,7 +350,7 @@ cmd_issue_admin(struct ca_opts *o)
 	EVP_PKEY *k = NULL;
 	X509 *x = NULL;
 	char *p12pass = NULL, org[SP_ORG_MAX + 1];
-	int rc, intx = 0;
+	int rc;
 
 	if ((rc = check_pkcs12_opts(o, &p12pass)) != 0)
 		return rc;
@@ -362,29 +383,11 @@ cmd_issue_admin(struct ca_opts *o)
 		fail("%s", err.msg);
 		goto out;
 	}
-	if (sp_ca_begin(ca) == -1 || (intx = 1, sp_ca_record(ca, x,
-	    SP_KIND_ADMIN, SP_CA_ADMIN, NULL) == -1)) {
-		fail("%s", sp_ca_error(ca));
+	if (record_identity(ca, x, k, SP_KIND_ADMIN, SP_CA_ADMIN, NULL, dir,
+	    name, p12pass) == -1)
 		goto out;
-	}
-	if (write_identity(dir, name, k, x, sp_ca_root_cert(ca, SP_CA_ADMIN),
-	    p12pass, written) == -1)
-		goto out;
-	if (sp_ca_commit(ca) == -1) {
-		fail("%s", sp_ca_error(ca));
-		unlink_written(written);
-		goto out;
-	}
-	intx = 0;
-	sp_x509_serial_hex(x, serial, sizeof(serial));
-	printf("issued operator %s serial %s: %s %s\n", name, serial,
-	    written[1], p12pass ? written[2] : written[0]);
 	rc = EXIT_OK;
 out:
-	if (intx) {
-		sp_ca_rollback(ca);
-		unlink_written(written);
-	}
 	free_passphrase(p12pass);
 	sp_keygen_free(kg);
 	EVP_PKEY_free(k);

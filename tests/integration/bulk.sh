@@ -49,6 +49,15 @@ check "serials are unique" test "$(openssl crl2pkcs7 -nocrl -certfile all.pem |
     openssl pkcs7 -print_certs -noout -text | grep -A1 'Serial Number:' |
     grep -v 'Serial Number' | sort -u | grep -vc -- '--')" = "$N"
 
+# On a terminal, a progress bar (script(1) gives the command a tty).
+mkcsv 00:0e:0d 300 > tty.csv
+script -qec "$CA issue-devices --csv tty.csv -o ttyout" tty.log >/dev/null
+has "a progress bar on a terminal" tty.log "] 100% 300/300"
+mkcsv 00:0e:0e 20 > quiet.csv
+check "issue with -q" sh -c "$CA issue-devices --csv quiet.csv -o quiet -q \
+    > quiet.log 2>&1"
+check "no progress bar with -q" sh -c "! grep -q '\[#' quiet.log"
+
 # A second batch naming an issued MAC is refused whole.
 { mkcsv 00:0e:09 5; echo "00:0e:08:00:00:07,X,Y"; } > dup.csv
 tree_sum ca > before.sum

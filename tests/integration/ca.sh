@@ -240,6 +240,14 @@ refuse "an unknown serial is refused" 1 "was not issued by this CA" \
 check "CRL numbers increase" sh -c "$CA crl >/dev/null && openssl crl \
     -in ca/crl/device-ca.crl -noout -crlnumber | grep -q 'crlNumber=0x02'"
 
+check "revoke an operator" $CA revoke adm/alice.crt
+check "admin CRL" $CA crl --ca admin
+refuse "the revoked operator fails -crl_check" 2 "certificate revoked" \
+    openssl verify -crl_check -CAfile ca/admin-ca.crt \
+    -CRLfile ca/crl/admin-ca.crl adm/alice.crt
+check "the admin CRL lists only operators" test "$(openssl crl \
+    -in ca/crl/admin-ca.crl -noout -text | grep -c 'Serial Number')" = 1
+
 # Listing and showing.
 $CA list --json > list.json
 check "list --json is JSON with one entry per certificate" test \
@@ -252,7 +260,7 @@ check "list --json: a revoked device with its reason" test "$(jq -r \
 check "list counts devices" test "$($CA list --kind device | tail -n +2 |
     wc -l)" = 4
 check "list --revoked shows the revoked" test "$($CA list --revoked |
-    tail -n +2 | wc -l)" = 4
+    tail -n +2 | wc -l)" = 5
 check "list --expiring 100 shows the valid 90-day server certificates" \
     test "$($CA list --expiring 100 | grep -c ' server ')" = 3
 check "list --expiring 10 shows none" test "$($CA list --expiring 10 |
@@ -309,6 +317,14 @@ chmod 600 short.pass
 refuse "a short passphrase is refused" 1 "at least 8" \
     $SPROV_CA -d x init --passphrase-file short.pass
 check "refused inits created nothing" test ! -e x
+for kt in rsa3072 rsa4096; do
+	check "an $kt CA" $SPROV_CA -d $kt init --key-type $kt
+	check "$kt roots are ${kt#rsa}-bit RSA" sh -c "openssl x509 -in \
+	    $kt/server-ca.crt -noout -text | grep -q 'Public-Key: (${kt#rsa} bit)'"
+	check "$kt CA signs a CSR that verifies" sh -c "$SPROV_CA -d $kt \
+	    sign-server s1.csr -o $kt.crt 2>/dev/null && openssl verify \
+	    -CAfile $kt/server-ca.crt $kt.crt"
+done
 check "an RSA CA" $SPROV_CA -d rca init --key-type rsa2048 --days 3650
 check "RSA CA signs an EC CSR" $SPROV_CA -d rca sign-server s3.csr -o r.crt
 check "RSA-signed certificate verifies" openssl verify \
