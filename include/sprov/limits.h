@@ -60,6 +60,22 @@
 /* Serial numbers: random positive integers of this many bits. */
 #define SP_SERIAL_BITS		128
 
+/* Flat profiles (profile.h). */
+#define SP_PARAM_NAME_MAX	128
+#define SP_PARAM_VALUE_MAX	(64 * 1024)
+#define SP_PROFILE_PARAMS_MAX	20000
+#define SP_PROFILE_XML_MAX	(8 * 1024 * 1024)
+#define SP_PROFILE_DEPTH_MAX	4
+
+/* Store (store.h). */
+#define SP_GROUP_NAME_MAX	64
+#define SP_GROUPS_PER_DEVICE	16
+#define SP_SCOPE_MAX		(6 + SP_GROUP_NAME_MAX + 1)
+#define SP_USER_AGENT_MAX	255
+#define SP_FIRMWARE_MAX		127
+#define SP_ETAG_MAX		66	/* "\"" + 64 hex + "\"" */
+#define SP_REPORT_MAX		(1024 * 1024)
+
 /* Error messages carried on objects. */
 #define SP_ERR_MAX		512
 
