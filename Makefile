@@ -21,6 +21,7 @@ PKGLIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
 LIB_SRC	 = $(wildcard lib/*.c)
 CA_SRC	 = $(wildcard src/sprov-ca/*.c)
+SPROVD_SRC = $(wildcard src/sprovd/*.c)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNITS	 = $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
 FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
@@ -31,7 +32,7 @@ define variant
 $(1)/lib/%.o: lib/%.c $$(wildcard include/sprov/*.h) | $(1)/lib
 	@echo "  CC      $$@"
 	$(Q)$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) -c -o $$@ $$<
-$(1)/src/%.o: src/%.c $$(wildcard include/sprov/*.h src/*/*.h) | $(1)/src/sprov-ca
+$(1)/src/%.o: src/%.c $$(wildcard include/sprov/*.h src/*/*.h) | $(1)/src/sprov-ca $(1)/src/sprovd
 	@echo "  CC      $$@"
 	$(Q)$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) -Isrc -c -o $$@ $$<
 $(1)/libsprov.a: $$(patsubst lib/%.c,$(1)/lib/%.o,$$(LIB_SRC))
@@ -39,16 +40,22 @@ $(1)/libsprov.a: $$(patsubst lib/%.c,$(1)/lib/%.o,$$(LIB_SRC))
 $(1)/sprov-ca: $$(patsubst src/%.c,$(1)/src/%.o,$$(CA_SRC)) $(1)/libsprov.a
 	@echo "  LD      $$@"
 	$(Q)$$(CC) $(2) $(3) -o $$@ $$^ $$(PKGLIBS)
+$(1)/sprovd: $$(patsubst src/%.c,$(1)/src/%.o,$$(SPROVD_SRC)) $(1)/libsprov.a
+	@echo "  LD      $$@"
+	$(Q)$$(CC) $(2) $(3) -o $$@ $$^ $$(PKGLIBS)
 $(1)/tests/%: tests/unit/%.c tests/unit/harness.h $(1)/libsprov.a | $(1)/tests
 	@echo "  CC      $$@"
 	$(Q)$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) -Itests/unit $(3) -o $$@ $$< $(1)/libsprov.a $$(PKGLIBS)
+$(1)/tests/tools/%: tests/tools/%.c $(1)/libsprov.a | $(1)/tests/tools
+	@echo "  CC      $$@"
+	$(Q)$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) $(3) -o $$@ $$< $(1)/libsprov.a $$(PKGLIBS)
 $(1)/bench/%: bench/%.c $(1)/libsprov.a | $(1)/bench
 	@echo "  CC      $$@"
 	$(Q)$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) $(3) -o $$@ $$< $(1)/libsprov.a $$(PKGLIBS)
 $(1)/fuzz/%: fuzz/%.c fuzz/replay.c $(1)/libsprov.a | $(1)/fuzz
 	@echo "  CC      $$@"
 	$(Q)$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) $(3) -o $$@ $$< fuzz/replay.c $(1)/libsprov.a $$(PKGLIBS)
-$(1)/lib $(1)/src/sprov-ca $(1)/tests $(1)/bench $(1)/fuzz:
+$(1)/lib $(1)/src/sprov-ca $(1)/src/sprovd $(1)/tests $(1)/tests/tools $(1)/bench $(1)/fuzz:
 	$(Q)mkdir -p $$@
 endef
 
@@ -56,8 +63,12 @@ $(eval $(call variant,build,$(RELEASE),-pie -Wl$(,)-z$(,)relro$(,)-z$(,)now))
 $(eval $(call variant,build-asan,$(SANITIZE),-fsanitize=address$(,)undefined))
 
 .PHONY: all asan deps run test unit check-banned bench-ca clean format fuzz
-all: build/sprov-ca $(addprefix build/tests/,$(UNITS))
-asan: build-asan/sprov-ca $(addprefix build-asan/tests/,$(UNITS)) \
+TOOLS	 = $(patsubst tests/tools/%.c,%,$(wildcard tests/tools/*.c))
+all: build/sprov-ca build/sprovd $(addprefix build/tests/,$(UNITS)) \
+	$(addprefix build/tests/tools/,$(TOOLS))
+asan: build-asan/sprov-ca build-asan/sprovd \
+	$(addprefix build-asan/tests/tools/,$(TOOLS)) \
+	$(addprefix build-asan/tests/,$(UNITS)) \
 	$(addprefix build-asan/fuzz/,$(FUZZERS))
 
 deps:

@@ -76,6 +76,12 @@
 #define SP_ETAG_MAX		66	/* "\"" + 64 hex + "\"" */
 #define SP_REPORT_MAX		(1024 * 1024)
 
+/* HTTP (http.h). */
+#define SP_HTTP_HEAD_MAX	16384	/* request line + headers */
+#define SP_HTTP_TARGET_MAX	1024
+#define SP_HTTP_HEADERS_MAX	64
+#define SP_HTTP_VALUE_MAX	1024	/* one header value kept */
+
 /* Error messages carried on objects. */
 #define SP_ERR_MAX		512
 

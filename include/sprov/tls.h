@@ -1,0 +1,84 @@
+/*
+ * TLS for sprov servers: one small, libtls-shaped wrapper over OpenSSL 3.
+ * Safe defaults: TLS 1.2 and 1.3 only (1.0/1.1 only when
+ * insecure_old_versions is set), client renegotiation refused, a client
+ * certificate required and verified against the configured CAs and CRL
+ * when client CAs are given.  Non-blocking contract: calls return
+ * SP_TLS_WANT_POLLIN / SP_TLS_WANT_POLLOUT instead of OpenSSL codes.
+ *
+ * Ownership: sp_tls_server_new() returns a context freed with
+ * sp_tls_server_free(); it is reference-counted so that a reload can swap
+ * in a new one while connections keep the one they were accepted with
+ * (sp_tls_server_ref/unref).  Connections are freed with
+ * sp_tls_conn_free().  Everything returned is borrowed from its owner.
+ */
+#ifndef SPROV_TLS_H
+#define SPROV_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <openssl/x509.h>
+
+#include "sprov/err.h"
+
+#define SP_TLS_WANT_POLLIN	(-2)
+#define SP_TLS_WANT_POLLOUT	(-3)
+#define SP_TLS_MAX_CERTS	4
+#define SP_TLS_MAX_CAS		8
+
+struct sp_tls_config {
+	const char	*cert[SP_TLS_MAX_CERTS];	/* PEM chain files */
+	const char	*key[SP_TLS_MAX_CERTS];		/* matching keys */
+	size_t		 ncerts;
+	const char	*client_ca[SP_TLS_MAX_CAS];	/* PEM CA files */
+	size_t		 nclient_ca;
+	const char	*crl;		/* PEM CRL file(s) or NULL */
+	bool		 insecure_old_versions;
+};
+
+struct sp_tls_server;
+struct sp_tls_conn;
+
+/*
+ * Builds a server context: loads and checks every certificate and key
+ * (key file refused when group/world readable; key must match), the client
+ * CAs and the CRL.  All-or-nothing: on error nothing is kept.
+ */
+struct sp_tls_server	*sp_tls_server_new(const struct sp_tls_config *,
+			    struct sp_err *);
+/*
+ * A new context from the same configuration, re-reading the certificate,
+ * client CA and CRL files but reusing the keys of old (a process that has
+ * dropped privileges can no longer read its key files).
+ */
+struct sp_tls_server	*sp_tls_server_reload(const struct sp_tls_server *old,
+			    const struct sp_tls_config *, struct sp_err *);
+void			 sp_tls_server_ref(struct sp_tls_server *);
+void			 sp_tls_server_unref(struct sp_tls_server *);
+/* The leaf certificates loaded, for checks at start (borrowed). */
+size_t			 sp_tls_server_ncerts(const struct sp_tls_server *);
+X509			*sp_tls_server_cert(const struct sp_tls_server *,
+			    size_t);
+
+/* Wraps an accepted, non-blocking socket.  Takes no ownership of fd. */
+struct sp_tls_conn	*sp_tls_accept(struct sp_tls_server *, int fd,
+			    struct sp_err *);
+void			 sp_tls_conn_free(struct sp_tls_conn *);
+const char		*sp_tls_conn_error(const struct sp_tls_conn *);
+/* 0 when done, SP_TLS_WANT_*, or -1 (error on the connection). */
+int			 sp_tls_handshake(struct sp_tls_conn *);
+/* Bytes read, 0 at a clean close, SP_TLS_WANT_*, or -1. */
+ssize_t			 sp_tls_read(struct sp_tls_conn *, void *, size_t);
+/* Bytes written (> 0), SP_TLS_WANT_*, or -1. */
+ssize_t			 sp_tls_write(struct sp_tls_conn *, const void *,
+			    size_t);
+/* Sends close_notify; best effort, never blocks. */
+void			 sp_tls_close(struct sp_tls_conn *);
+/* The verified peer certificate (borrowed), or NULL. */
+X509			*sp_tls_peer_cert(const struct sp_tls_conn *);
+const char		*sp_tls_version(const struct sp_tls_conn *);
+bool			 sp_tls_resumed(const struct sp_tls_conn *);
+
+#endif

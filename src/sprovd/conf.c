@@ -1,0 +1,137 @@
+/* sprovd.conf(5): keys, defaults and limits. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sprov/cfg.h"
+#include "sprov/str.h"
+#include "sprovd/sprovd.h"
+
+static const struct sp_cfg_key schema[] = {
+	{ "listen", SP_CFG_REPEAT | SP_CFG_REQUIRED },
+	{ "listen_report", 0 },
+	{ "cert", SP_CFG_REPEAT | SP_CFG_REQUIRED },
+	{ "key", SP_CFG_REPEAT | SP_CFG_REQUIRED },
+	{ "client_ca", SP_CFG_REPEAT | SP_CFG_REQUIRED },
+	{ "crl", 0 },
+	{ "store", 0 },
+	{ "firmware_dir", 0 },
+	{ "user", 0 },
+	{ "prefix", 0 },
+	{ "workers", 0 },
+	{ "unknown_devices", 0 },
+	{ "max_connections", 0 },
+	{ "max_header", 0 },
+	{ "max_report", 0 },
+	{ "timeout_handshake", 0 },
+	{ "timeout_request", 0 },
+	{ "timeout_idle", 0 },
+	{ "insecure_old_versions", SP_CFG_FLAG },
+};
+
+static int
+num(struct sp_cfg *c, const char *key, uint64_t min, uint64_t max,
+    uint64_t def, long *out)
+{
+	uint64_t v;
+
+	if (sp_cfg_get_u64(c, key, min, max, def, &v) == -1) {
+		fprintf(stderr, "sprovd: %s\n", sp_cfg_error(c));
+		return -1;
+	}
+	*out = (long)v;
+	return 0;
+}
+
+static int
+bad(struct sp_cfg *c, const char *path, const char *key, const char *why)
+{
+	fprintf(stderr, "sprovd: %s:%zu: %s: %s\n", path, sp_cfg_line(c, key),
+	    key, why);
+	return -1;
+}
+
+int
+conf_load(const char *path, struct sprovd_conf *conf, struct sp_cfg **cfgp)
+{
+	struct sp_cfg *c;
+	const char *v;
+	size_t idx;
+	long n;
+
+	memset(conf, 0, sizeof(*conf));
+	if ((c = sp_cfg_new(schema, sizeof(schema) / sizeof(schema[0]))) ==
+	    NULL || sp_cfg_load(c, path) == -1) {
+		fprintf(stderr, "sprovd: %s\n", c ? sp_cfg_error(c) :
+		    "out of memory");
+		sp_cfg_free(c);
+		return -1;
+	}
+	*cfgp = c;
+	for (idx = 0; (v = sp_cfg_next(c, "listen", &idx)) != NULL;) {
+		if (conf->nlisten == SPROVD_MAX_LISTEN)
+			return bad(c, path, "listen", "too many listen lines");
+		if (strlen(v) >= sizeof(conf->listen[0]))
+			return bad(c, path, "listen", "address too long");
+		snprintf(conf->listen[conf->nlisten++], sizeof(conf->listen[0]),
+		    "%s", v);
+	}
+	for (idx = 0; (v = sp_cfg_next(c, "cert", &idx)) != NULL;) {
+		if (conf->tls.ncerts == SP_TLS_MAX_CERTS)
+			return bad(c, path, "cert", "too many certificates");
+		conf->tls.cert[conf->tls.ncerts++] = v;
+	}
+	n = 0;
+	for (idx = 0; (v = sp_cfg_next(c, "key", &idx)) != NULL;) {
+		if (n == SP_TLS_MAX_CERTS)
+			return bad(c, path, "key", "too many keys");
+		conf->tls.key[n++] = v;
+	}
+	if ((size_t)n != conf->tls.ncerts)
+		return bad(c, path, "key", "one key line is needed per cert line, "
+		    "in the same order");
+	for (idx = 0; (v = sp_cfg_next(c, "client_ca", &idx)) != NULL;) {
+		if (conf->tls.nclient_ca == SP_TLS_MAX_CAS)
+			return bad(c, path, "client_ca", "too many client CAs");
+		conf->tls.client_ca[conf->tls.nclient_ca++] = v;
+	}
+	conf->tls.crl = sp_cfg_get(c, "crl");
+	conf->tls.insecure_old_versions =
+	    sp_cfg_get(c, "insecure_old_versions") != NULL;
+	conf->listen_report = sp_cfg_get(c, "listen_report");
+	conf->store = sp_cfg_get(c, "store");
+	if (conf->store == NULL)
+		conf->store = "sqlite:var/sprov.db";
+	conf->firmware_dir = sp_cfg_get(c, "firmware_dir");
+	conf->user = sp_cfg_get(c, "user");
+	conf->prefix = sp_cfg_get(c, "prefix");
+	if (conf->prefix == NULL)
+		conf->prefix = "";
+	else if (conf->prefix[0] != '/' || conf->prefix[strlen(conf->prefix) -
+	    1] == '/' || strlen(conf->prefix) > 64 ||
+	    !sp_str_charset(conf->prefix, strlen(conf->prefix), "/_-."))
+		return bad(c, path, "prefix", "must be like /provisioning (no "
+		    "trailing '/')");
+	v = sp_cfg_get(c, "unknown_devices");
+	if (v == NULL || strcmp(v, "reject") == 0)
+		conf->unknown = UNKNOWN_REJECT;
+	else if (strcmp(v, "register") == 0)
+		conf->unknown = UNKNOWN_REGISTER;
+	else
+		return bad(c, path, "unknown_devices", "use reject or register");
+	if (num(c, "workers", 1, SPROVD_MAX_WORKERS,
+	    (uint64_t)sysconf(_SC_NPROCESSORS_ONLN), &conf->workers) == -1 ||
+	    num(c, "max_connections", 16, 1000000, 20000,
+	    &conf->max_connections) == -1 ||
+	    num(c, "max_header", 1024, SP_HTTP_HEAD_MAX, 8192,
+	    &conf->max_header) == -1 ||
+	    num(c, "max_report", 1024, SP_REPORT_MAX, 256 * 1024,
+	    &conf->max_report) == -1 ||
+	    num(c, "timeout_handshake", 1, 600, 10,
+	    &conf->timeout_handshake) == -1 ||
+	    num(c, "timeout_request", 1, 600, 10,
+	    &conf->timeout_request) == -1 ||
+	    num(c, "timeout_idle", 1, 3600, 30, &conf->timeout_idle) == -1)
+		return -1;
+	return 0;
+}

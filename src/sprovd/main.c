@@ -1,0 +1,272 @@
+/*
+ * sprovd: parses the command line and the configuration, checks its own
+ * certificates, binds, drops privileges and runs.  See sprovd(8).
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "sprov/buf.h"
+#include "sprov/cnrule.h"
+#include "sprov/fsutil.h"
+#include "sprov/store.h"
+#include "sprov/x509.h"
+#include "sprovd/sprovd.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: sprovd [-dnv] -f sprovd.conf\n");
+	exit(2);
+}
+
+/* Our own certificates must obey the rule phones apply to us. */
+static int
+check_certs(struct sp_tls_server *tls, const struct sprovd_conf *conf)
+{
+	char cn[SP_CN_MAX + 1];
+	enum sp_cn_verdict v;
+	struct sp_err err;
+	size_t i;
+
+	for (i = 0; i < sp_tls_server_ncerts(tls); i++) {
+		X509 *x = sp_tls_server_cert(tls, i);
+
+		if (sp_x509_name_cn(X509_get_subject_name(x), cn, sizeof(cn),
+		    &err) == -1) {
+			fprintf(stderr, "sprovd: %s: %s\n", conf->tls.cert[i],
+			    err.msg);
+			return -1;
+		}
+		if ((v = sp_cnrule_check(cn, strlen(cn), NULL, 0)) != SP_CN_OK) {
+			fprintf(stderr, "sprovd: %s: CN \"%s\" breaks the CN "
+			    "rule phones apply: %s\n", conf->tls.cert[i], cn,
+			    sp_cnrule_str(v));
+			return -1;
+		}
+		if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0) {
+			fprintf(stderr, "sprovd: %s: certificate expired\n",
+			    conf->tls.cert[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* "127.0.0.1:8443", "[::1]:0", "*:443". */
+static int
+bind_one(const char *spec, int *fdp)
+{
+	char host[64], port[8];
+	struct addrinfo hints, *ai = NULL;
+	const char *colon = strrchr(spec, ':');
+	int fd = -1, one = 1, rc;
+	size_t hl;
+
+	if (colon == NULL || colon == spec || strlen(colon + 1) == 0 ||
+	    strlen(colon + 1) >= sizeof(port))
+		goto bad;
+	hl = (size_t)(colon - spec);
+	if (spec[0] == '[') {
+		if (hl < 3 || spec[hl - 1] != ']')
+			goto bad;
+		snprintf(host, sizeof(host), "%.*s", (int)(hl - 2), spec + 1);
+	} else if (hl < sizeof(host))
+		snprintf(host, sizeof(host), "%.*s", (int)hl, spec);
+	else
+		goto bad;
+	snprintf(port, sizeof(port), "%s", colon + 1);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(strcmp(host, "*") == 0 ? NULL : host, port,
+	    &hints, &ai)) != 0) {
+		fprintf(stderr, "sprovd: listen %s: %s\n", spec,
+		    gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1)
+		goto syserr;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+	    listen(fd, 4096) == -1)
+		goto syserr;
+	freeaddrinfo(ai);
+	*fdp = fd;
+	return 0;
+syserr:
+	fprintf(stderr, "sprovd: listen %s: %s\n", spec, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	freeaddrinfo(ai);
+	return -1;
+bad:
+	fprintf(stderr, "sprovd: listen %s: expected ADDR:PORT, [ADDR]:PORT "
+	    "or *:PORT\n", spec);
+	return -1;
+}
+
+/* The bound addresses, one per line, for tests and scripts (port 0). */
+static int
+report_listen(const char *path, int *fds, size_t n)
+{
+	struct sockaddr_storage ss;
+	struct sp_buf b;
+	struct sp_err err;
+	char addr[INET6_ADDRSTRLEN];
+	socklen_t len;
+	size_t i;
+	int rc;
+
+	sp_buf_init(&b, 4096);
+	for (i = 0; i < n; i++) {
+		len = sizeof(ss);
+		if (getsockname(fds[i], (struct sockaddr *)&ss, &len) == -1)
+			continue;
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+			inet_ntop(AF_INET, &s4->sin_addr, addr, sizeof(addr));
+			sp_buf_printf(&b, "%s:%u\n", addr, ntohs(s4->sin_port));
+		} else {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+			inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof(addr));
+			sp_buf_printf(&b, "[%s]:%u\n", addr,
+			    ntohs(s6->sin6_port));
+		}
+	}
+	rc = sp_fs_write_atomic(path, b.data ? b.data : "", b.len, 0644, &err);
+	if (rc == -1)
+		fprintf(stderr, "sprovd: listen_report: %s\n", err.msg);
+	sp_buf_release(&b);
+	return rc;
+}
+
+static int
+drop_privileges(const char *user)
+{
+	struct passwd *pw;
+
+	if ((pw = getpwnam(user)) == NULL) {
+		fprintf(stderr, "sprovd: user %s: no such user\n", user);
+		return -1;
+	}
+	if (geteuid() == 0) {
+		if (setgroups(1, &pw->pw_gid) == -1 ||
+		    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+		    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
+			fprintf(stderr, "sprovd: cannot become %s: %s\n", user,
+			    strerror(errno));
+			return -1;
+		}
+	} else if (geteuid() != pw->pw_uid) {
+		fprintf(stderr, "sprovd: user %s: not root, cannot switch\n",
+		    user);
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct sprovd_conf conf;
+	struct sp_tls_server *tls = NULL;
+	struct sp_store *st;
+	struct writer *wr = NULL;
+	struct sp_cfg *cfg = NULL;
+	struct sp_log *log = NULL;
+	struct sp_err err;
+	const char *file = NULL;
+	int fds[SPROVD_MAX_LISTEN], ch, debug = 0, check = 0, verbose = 0;
+	int rc = 1;
+	size_t nfds = 0, i;
+
+	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
+		switch (ch) {
+		case 'd': debug = 1; break;
+		case 'f': file = optarg; break;
+		case 'n': check = 1; break;
+		case 'v': verbose = 1; break;
+		default: usage();
+		}
+	}
+	if (file == NULL || optind != argc)
+		usage();
+	if (conf_load(file, &conf, &cfg) == -1)
+		goto out;
+	if ((tls = sp_tls_server_new(&conf.tls, &err)) == NULL) {
+		fprintf(stderr, "sprovd: %s\n", err.msg);
+		goto out;
+	}
+	if (check_certs(tls, &conf) == -1)
+		goto out;
+	if ((st = sp_store_open(conf.store, &err)) == NULL) {
+		fprintf(stderr, "sprovd: store %s: %s\n", conf.store, err.msg);
+		goto out;
+	}
+	sp_store_close(st);
+	if (check) {
+		printf("sprovd: %s: configuration OK\n", file);
+		rc = 0;
+		goto out;
+	}
+	for (i = 0; i < conf.nlisten; i++) {
+		if (bind_one(conf.listen[i], &fds[nfds]) == -1)
+			goto out;
+		nfds++;
+	}
+	if (conf.listen_report != NULL &&
+	    report_listen(conf.listen_report, fds, nfds) == -1)
+		goto out;
+	if (conf.user != NULL && drop_privileges(conf.user) == -1)
+		goto out;
+	/* Nothing this process does later needs new privileges or a core. */
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (!debug && daemon(1, 0) == -1) {
+		fprintf(stderr, "sprovd: daemon: %s\n", strerror(errno));
+		goto out;
+	}
+	log = sp_log_new("sprovd", debug, verbose ? SP_LOG_DEBUG :
+	    SP_LOG_INFO);
+	if ((wr = writer_start(conf.store, log, &err)) == NULL) {
+		sp_log(log, SP_LOG_ERR, "store writer: %s", err.msg);
+		goto out;
+	}
+	sp_log(log, SP_LOG_INFO, "serving on %zu listener%s with %ld "
+	    "worker%s", nfds, nfds == 1 ? "" : "s", conf.workers,
+	    conf.workers == 1 ? "" : "s");
+	rc = server_run(&conf, tls, fds, nfds, wr, log) == 0 ? 0 : 1;
+	sp_log(log, SP_LOG_INFO, "stopped");
+out:
+	writer_stop(wr);
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+	sp_tls_server_unref(tls);
+	sp_log_free(log);
+	sp_cfg_free(cfg);
+	OPENSSL_cleanup();
+	return rc;
+}

@@ -1,0 +1,1040 @@
+/*
+ * Workers: each thread runs an epoll loop over non-blocking sockets.  A
+ * connection moves HANDSHAKE -> READ (head, then body) -> [WAIT for the
+ * store writer, reports only] -> WRITE -> READ (keep-alive) or closed,
+ * through conn_close() only.  Every state has a deadline; the loop sweeps
+ * them four times a second.
+ */
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "sprov/buf.h"
+#include "sprov/http.h"
+#include "sprov/mac.h"
+#include "sprov/profile.h"
+#include "sprov/store.h"
+#include "sprov/str.h"
+#include "sprov/x509.h"
+#include "sprovd/sprovd.h"
+
+#define TICK_MS		250
+#define EVENTS_MAX	256
+#define PROFILE_MAX	(8 * 1024 * 1024)
+#define FILE_CHUNK	(64 * 1024)
+
+enum tag_kind { TAG_LISTEN = 1, TAG_EVENT, TAG_CONN };
+
+struct tag {
+	enum tag_kind	 kind;
+	int		 fd;
+};
+
+enum conn_state { C_HANDSHAKE, C_READ, C_WAIT, C_WRITE };
+
+struct conn {
+	struct tag		 tag;		/* first: epoll data points here */
+	uint64_t		 id;
+	struct worker		*w;
+	struct sp_tls_conn	*tls;
+	enum conn_state		 state;
+	uint32_t		 events;	/* current epoll interest */
+	int64_t			 deadline;	/* monotonic ms */
+	char			 ip[46];
+	/* Identity from the verified certificate. */
+	bool			 has_mac;
+	bool			 generic;
+	char			 mac[SP_MAC_HEXLEN + 1];
+	char			 serial[SP_SERIAL_MAX + 1];
+	char			 model[SP_MODEL_MAX + 1];
+	char			 cert_serial[80];
+	/* The request in progress. */
+	struct sp_buf		 in;
+	struct sp_http_req	 req;
+	bool			 have_head;
+	size_t			 body_len;
+	bool			 keep_alive;
+	int			 status;
+	/* The response. */
+	struct sp_buf		 out;
+	size_t			 out_off;
+	int			 file;		/* firmware being sent, or -1 */
+	off_t			 file_off, file_end;
+	size_t			 sent;
+	struct conn		*prev, *next;
+};
+
+struct worker {
+	int			 id;
+	pthread_t		 thread;
+	struct server		*srv;
+	int			 epfd;
+	struct tag		 evtag;		/* completion eventfd */
+	struct tag		 ltag[SPROVD_MAX_LISTEN];
+	struct sp_store		*store;
+	struct conn		*conns;
+	pthread_mutex_t		 lock;
+	struct job		*done;		/* completed reports */
+	uint64_t		 next_id;
+};
+
+struct server {
+	struct sprovd_conf	*conf;
+	pthread_mutex_t		 tls_lock;	/* guards the swap of tls */
+	struct sp_tls_server	*tls;
+	struct writer		*writer;
+	struct sp_log		*log;
+	int			*lfds;
+	size_t			 nlfds;
+	int			 fwdir;		/* firmware_dir, or -1 */
+	atomic_long		 nconns;
+	atomic_int		 stop;
+	struct worker		 workers[SPROVD_MAX_WORKERS];
+	long			 nworkers;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+set_events(struct conn *c, uint32_t ev)
+{
+	struct epoll_event e;
+
+	if (c->events == ev)
+		return;
+	memset(&e, 0, sizeof(e));
+	e.events = ev;
+	e.data.ptr = &c->tag;
+	if (epoll_ctl(c->w->epfd, EPOLL_CTL_MOD, c->tag.fd, &e) == 0)
+		c->events = ev;
+}
+
+/* The single close path. */
+static void
+conn_close(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (c->tls != NULL) {
+		sp_tls_close(c->tls);
+		sp_tls_conn_free(c->tls);
+	}
+	epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->tag.fd, NULL);
+	close(c->tag.fd);
+	if (c->file != -1)
+		close(c->file);
+	sp_buf_release(&c->in);
+	sp_buf_release(&c->out);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	atomic_fetch_sub(&w->srv->nconns, 1);
+	free(c);
+}
+
+static struct job *
+job_new(struct conn *c, enum job_kind kind)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return NULL;
+	j->kind = kind;
+	j->when = (int64_t)time(NULL);
+	snprintf(j->mac, sizeof(j->mac), "%s", c->has_mac ? c->mac : "");
+	snprintf(j->ip, sizeof(j->ip), "%s", c->ip);
+	snprintf(j->cert_serial, sizeof(j->cert_serial), "%s",
+	    c->cert_serial);
+	snprintf(j->user_agent, sizeof(j->user_agent), "%s",
+	    c->req.user_agent);
+	j->worker = c->w->id;
+	j->conn_id = c->id;
+	return j;
+}
+
+static void
+audit(struct conn *c, const char *event, int status, const char *etag)
+{
+	struct job *j = job_new(c, JOB_AUDIT);
+
+	if (j == NULL)
+		return;
+	snprintf(j->event, sizeof(j->event), "%s", event);
+	snprintf(j->route, sizeof(j->route), "%s", c->req.path);
+	snprintf(j->etag, sizeof(j->etag), "%s", etag ? etag : "");
+	j->status = status;
+	writer_submit(c->w->srv->writer, j);
+}
+
+static void
+access_log(struct conn *c)
+{
+	static const char *const m[] = { "GET", "HEAD", "POST", "PUT", "-" };
+	char path[256], ua[160];
+
+	sp_log(c->w->srv->log, SP_LOG_INFO, "%s %s %s %s %d %zu %s \"%s\"",
+	    c->ip, c->has_mac ? c->mac : "-", m[c->req.method],
+	    sp_log_escape(path, sizeof(path), c->req.path,
+	    strlen(c->req.path)), c->status, c->sent,
+	    sp_tls_version(c->tls), sp_log_escape(ua, sizeof(ua),
+	    c->req.user_agent, strlen(c->req.user_agent)));
+}
+
+/* Starts a response: head (and body unless HEAD) into c->out. */
+static void
+respond(struct conn *c, int status, const char *ctype, const char *body,
+    size_t len, const char *extra)
+{
+	sp_buf_reset(&c->out);
+	c->out_off = 0;
+	c->status = status;
+	if (status >= 400 && status != 404 && status != 403 && status != 416)
+		c->keep_alive = false;
+	sp_buf_printf(&c->out, "HTTP/1.1 %d %s\r\nServer: sprovd\r\n"
+	    "Content-Length: %zu\r\nCache-Control: no-store\r\n"
+	    "Connection: %s\r\n%s%s%s%s\r\n", status, sp_http_reason(status),
+	    len, c->keep_alive ? "keep-alive" : "close",
+	    ctype ? "Content-Type: " : "", ctype ? ctype : "",
+	    ctype ? "\r\n" : "", extra ? extra : "");
+	if (c->req.method != SP_HTTP_HEAD && body != NULL &&
+	    sp_buf_append(&c->out, body, len) == -1) {
+		sp_buf_reset(&c->out);
+		c->status = 500;
+		c->keep_alive = false;
+		sp_buf_printf(&c->out, "HTTP/1.1 500 Internal Server Error\r\n"
+		    "Content-Length: 0\r\nConnection: close\r\n\r\n");
+	}
+	c->state = C_WRITE;
+	c->deadline = now_ms() + c->w->srv->conf->timeout_request * 1000;
+	set_events(c, EPOLLOUT);
+}
+
+static void
+respond_error(struct conn *c, int status)
+{
+	char body[64];
+	int n = snprintf(body, sizeof(body), "%s\n", sp_http_reason(status));
+
+	respond(c, status, "text/plain", body, (size_t)n, status == 503 ?
+	    "Retry-After: 30\r\n" : NULL);
+}
+
+/* Reads the device's record; answers the refusal itself. 0 to go on. */
+static int
+device_allowed(struct conn *c, struct sp_device *d, const char *what)
+{
+	struct server *s = c->w->srv;
+	struct job *j;
+	int found;
+
+	if (!c->has_mac) {
+		sp_log(s->log, SP_LOG_WARN, "%s: %s certificate carries no "
+		    "device identity", c->ip, c->generic ? "a generic" : "the");
+		audit(c, "refused", 403, NULL);
+		respond_error(c, 403);
+		return -1;
+	}
+	found = sp_store_device_get(c->w->store, c->mac, d);
+	if (found == -1) {
+		sp_log(s->log, SP_LOG_ERR, "store: %s",
+		    sp_store_error(c->w->store));
+		respond_error(c, 503);
+		return -1;
+	}
+	if (found == 1 && s->conf->unknown == UNKNOWN_REGISTER) {
+		if ((j = job_new(c, JOB_REGISTER)) != NULL) {
+			snprintf(j->serial, sizeof(j->serial), "%s", c->serial);
+			snprintf(j->model, sizeof(j->model), "%s", c->model);
+			writer_submit(s->writer, j);
+		}
+		memset(d, 0, sizeof(*d));
+		d->state = SP_DEV_ACTIVE;
+		return 0;
+	}
+	if (found == 1 || d->state != SP_DEV_ACTIVE) {
+		sp_log(s->log, SP_LOG_WARN, "%s: %s %s refused: %s", c->ip,
+		    what, c->mac, found == 1 ? "unknown device" :
+		    "device quarantined");
+		audit(c, "refused", 403, NULL);
+		respond_error(c, 403);
+		return -1;
+	}
+	return 0;
+}
+
+/* "000e08abcdef.xml" or "self.xml" in the path: the MAC asked for. */
+static int
+path_mac(struct conn *c, const char *name, char mac[SP_MAC_HEXLEN + 1])
+{
+	size_t n = strlen(name);
+	const char *why;
+
+	if (n < 5 || strcmp(name + n - 4, ".xml") != 0)
+		return -1;
+	if (n == 8 && memcmp(name, "self", 4) == 0) {
+		if (!c->has_mac)
+			return -2;
+		memcpy(mac, c->mac, SP_MAC_HEXLEN + 1);
+		return 0;
+	}
+	return sp_mac_parse(name, n - 4, mac, &why);
+}
+
+static bool
+etag_matches(const char *inm, const char *etag)
+{
+	size_t n = strlen(etag);
+	const char *p = inm;
+
+	if (strcmp(inm, "*") == 0)
+		return true;
+	while ((p = strstr(p, etag)) != NULL) {
+		if ((p == inm || p[-1] == ' ' || p[-1] == ',') &&
+		    (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+static void
+route_profile(struct conn *c, const char *name)
+{
+	char mac[SP_MAC_HEXLEN + 1], etag[SP_ETAG_MAX + 1], hdr[128];
+	unsigned char md[32];
+	struct sp_profile *prof;
+	struct sp_device d;
+	struct sp_buf body;
+	struct job *j;
+	int rc = path_mac(c, name, mac);
+
+	if (rc == -1) {
+		respond_error(c, 404);
+		return;
+	}
+	if (rc == 0 && c->has_mac && strcmp(mac, c->mac) != 0) {
+		/* Another device's profile: refused before any lookup of it. */
+		sp_log(c->w->srv->log, SP_LOG_WARN, "security: %s with the "
+		    "certificate of %s asked for the profile of %s", c->ip,
+		    c->mac, mac);
+		audit(c, "refused", 403, NULL);
+		respond_error(c, 403);
+		return;
+	}
+	if (device_allowed(c, &d, "profile") == -1)
+		return;
+	if ((prof = sp_profile_new()) == NULL) {
+		respond_error(c, 503);
+		return;
+	}
+	sp_buf_init(&body, PROFILE_MAX);
+	body.secret = 1;		/* SIP passwords live here */
+	if (sp_store_profile(c->w->store, c->mac, c->model, prof) == -1 ||
+	    sp_profile_render(prof, &body) == -1) {
+		sp_log(c->w->srv->log, SP_LOG_ERR, "profile of %s: %s", c->mac,
+		    sp_store_error(c->w->store));
+		sp_profile_free(prof);
+		sp_buf_release(&body);
+		respond_error(c, 503);
+		return;
+	}
+	sp_profile_free(prof);
+	EVP_Digest(body.data, body.len, md, NULL, EVP_sha256(), NULL);
+	etag[0] = '"';
+	sp_str_hex(etag + 1, md, 32);
+	etag[65] = '"';
+	etag[66] = '\0';
+	snprintf(hdr, sizeof(hdr), "ETag: %s\r\n", etag);
+	if (c->req.if_none_match[0] != '\0' &&
+	    etag_matches(c->req.if_none_match, etag))
+		respond(c, 304, NULL, NULL, 0, hdr);
+	else
+		respond(c, 200, "text/xml; charset=utf-8", body.data, body.len,
+		    hdr);
+	sp_buf_release(&body);
+	if ((j = job_new(c, JOB_SEEN)) != NULL) {
+		snprintf(j->etag, sizeof(j->etag), "%s", etag);
+		writer_submit(c->w->srv->writer, j);
+	}
+	audit(c, "profile", c->status, etag);
+}
+
+static void
+route_report_head(struct conn *c, const char *name)
+{
+	char mac[SP_MAC_HEXLEN + 1];
+	struct sp_device d;
+	int rc = path_mac(c, name, mac);
+
+	if (rc == -1) {
+		respond_error(c, 404);
+		return;
+	}
+	if (rc == 0 && c->has_mac && strcmp(mac, c->mac) != 0) {
+		sp_log(c->w->srv->log, SP_LOG_WARN, "security: %s with the "
+		    "certificate of %s tried to report as %s", c->ip, c->mac,
+		    mac);
+		audit(c, "refused", 403, NULL);
+		respond_error(c, 403);
+		return;
+	}
+	if (c->req.content_length < 0) {
+		respond_error(c, 411);
+		return;
+	}
+	if (c->req.content_length > c->w->srv->conf->max_report) {
+		respond_error(c, 413);
+		return;
+	}
+	if (device_allowed(c, &d, "report") == -1)
+		return;
+	c->body_len = (size_t)c->req.content_length;
+}
+
+/* The body is in c->in after the head: hand it to the writer. */
+static void
+route_report_body(struct conn *c)
+{
+	struct job *j = job_new(c, JOB_REPORT);
+
+	if (j == NULL || (j->body = malloc(c->body_len + 1)) == NULL) {
+		free(j);
+		respond_error(c, 503);
+		return;
+	}
+	memcpy(j->body, c->in.data + c->req.head_len, c->body_len);
+	j->body[c->body_len] = '\0';
+	j->bodylen = c->body_len;
+	c->state = C_WAIT;
+	set_events(c, 0);
+	c->deadline = now_ms() + c->w->srv->conf->timeout_request * 1000;
+	writer_submit(c->w->srv->writer, j);
+}
+
+static void
+route_firmware(struct conn *c, const char *name)
+{
+	char hdr[256];
+	struct sp_device d;
+	struct stat st;
+	off_t first, last;
+	int fd, r;
+
+	if (c->w->srv->fwdir == -1 || name[0] == '\0' ||
+	    strchr(name, '/') != NULL || name[0] == '.') {
+		respond_error(c, 404);
+		return;
+	}
+	if (device_allowed(c, &d, "firmware") == -1)
+		return;
+	fd = openat(c->w->srv->fwdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		if (fd != -1)
+			close(fd);
+		respond_error(c, 404);
+		return;
+	}
+	r = sp_http_range(c->req.range[0] ? c->req.range : NULL, st.st_size,
+	    &first, &last);
+	if (r == -1) {
+		close(fd);
+		snprintf(hdr, sizeof(hdr), "Content-Range: bytes */%lld\r\n",
+		    (long long)st.st_size);
+		respond(c, 416, "text/plain", "Range Not Satisfiable\n", 22,
+		    hdr);
+		return;
+	}
+	if (r == 1) {
+		first = 0;
+		last = st.st_size - 1;
+	}
+	if (r == 0)
+		snprintf(hdr, sizeof(hdr), "Accept-Ranges: bytes\r\n"
+		    "Content-Range: bytes %lld-%lld/%lld\r\n", (long long)first,
+		    (long long)last, (long long)st.st_size);
+	else
+		snprintf(hdr, sizeof(hdr), "Accept-Ranges: bytes\r\n");
+	/* Head now, file bytes streamed by conn_write(). */
+	respond(c, r == 0 ? 206 : 200, "application/octet-stream", NULL,
+	    (size_t)(last - first + 1), hdr);
+	if (c->req.method == SP_HTTP_HEAD || st.st_size == 0)
+		close(fd);
+	else {
+		c->file = fd;
+		c->file_off = first;
+		c->file_end = last + 1;
+	}
+	audit(c, "firmware", c->status, NULL);
+}
+
+/* A complete head is in c->req: decide what it is. */
+static void
+route(struct conn *c)
+{
+	const char *pre = c->w->srv->conf->prefix, *p = c->req.path;
+	size_t pl = strlen(pre);
+	bool get = c->req.method == SP_HTTP_GET ||
+	    c->req.method == SP_HTTP_HEAD;
+	bool put = c->req.method == SP_HTTP_POST ||
+	    c->req.method == SP_HTTP_PUT;
+
+	c->keep_alive = c->req.keep_alive;
+	c->body_len = 0;
+	if (strncmp(p, pre, pl) != 0) {
+		respond_error(c, 404);
+		return;
+	}
+	p += pl;
+	if (get && c->req.content_length > 0) {
+		respond_error(c, 400);
+		return;
+	}
+	if (strncmp(p, "/prov/", 6) == 0 && get)
+		route_profile(c, p + 6);
+	else if (strncmp(p, "/report/", 8) == 0 && put)
+		route_report_head(c, p + 8);
+	else if (strncmp(p, "/fw/", 4) == 0 && get)
+		route_firmware(c, p + 4);
+	else if (strncmp(p, "/prov/", 6) == 0 ||
+	    strncmp(p, "/report/", 8) == 0 || strncmp(p, "/fw/", 4) == 0)
+		respond(c, 405, "text/plain", "Method Not Allowed\n", 19,
+		    strncmp(p, "/report/", 8) == 0 ? "Allow: POST, PUT\r\n" :
+		    "Allow: GET, HEAD\r\n");
+	else
+		respond_error(c, 404);
+}
+
+/* Reads and parses; moves to WRITE/WAIT when a request is complete. */
+static void
+conn_read(struct conn *c)
+{
+	struct server *s = c->w->srv;
+	char buf[16384];
+	ssize_t n;
+	int rc;
+
+	for (;;) {
+		if (!c->have_head && c->in.len > 0) {
+			rc = sp_http_parse(c->in.data, c->in.len,
+			    (size_t)s->conf->max_header, &c->req);
+			if (rc < 0) {
+				c->keep_alive = false;
+				respond_error(c, -rc);
+				return;
+			}
+			if (rc == 1) {
+				c->have_head = true;
+				route(c);
+				if (c->state != C_READ)
+					return;	/* answered already */
+			}
+		}
+		if (c->have_head && c->in.len >= c->req.head_len + c->body_len) {
+			route_report_body(c);
+			return;
+		}
+		n = sp_tls_read(c->tls, buf, sizeof(buf));
+		if (n == SP_TLS_WANT_POLLIN || n == SP_TLS_WANT_POLLOUT) {
+			set_events(c, n == SP_TLS_WANT_POLLIN ? EPOLLIN :
+			    EPOLLOUT);
+			return;
+		}
+		if (n <= 0) {
+			conn_close(c);
+			return;
+		}
+		if (c->in.len == 0)	/* first byte: the request clock runs */
+			c->deadline = now_ms() + s->conf->timeout_request *
+			    1000;
+		if (sp_buf_append(&c->in, buf, (size_t)n) == -1) {
+			c->keep_alive = false;
+			respond_error(c, c->have_head ? 413 : 431);
+			return;
+		}
+	}
+}
+
+/* After a response: the next request (possibly pipelined) or close. */
+static void
+conn_next(struct conn *c)
+{
+	size_t used = c->req.head_len + c->body_len;
+
+	access_log(c);
+	if (!c->keep_alive || atomic_load(&c->w->srv->stop)) {
+		conn_close(c);
+		return;
+	}
+	if (used > c->in.len)
+		used = c->in.len;
+	memmove(c->in.data, c->in.data + used, c->in.len - used);
+	c->in.len -= used;
+	memset(&c->req, 0, sizeof(c->req));
+	c->have_head = false;
+	c->body_len = 0;
+	c->sent = 0;
+	sp_buf_reset(&c->out);
+	c->out_off = 0;
+	c->state = C_READ;
+	c->deadline = now_ms() + c->w->srv->conf->timeout_idle * 1000;
+	set_events(c, EPOLLIN);
+	conn_read(c);
+}
+
+static void
+conn_write(struct conn *c)
+{
+	char chunk[FILE_CHUNK];
+	ssize_t n;
+
+	for (;;) {
+		if (c->out_off == c->out.len && c->file != -1 &&
+		    c->file_off < c->file_end) {
+			size_t want = (size_t)(c->file_end - c->file_off);
+
+			if (want > sizeof(chunk))
+				want = sizeof(chunk);
+			n = pread(c->file, chunk, want, c->file_off);
+			if (n <= 0) {
+				conn_close(c);	/* file shrank: give up */
+				return;
+			}
+			sp_buf_reset(&c->out);
+			c->out_off = 0;
+			sp_buf_append(&c->out, chunk, (size_t)n);
+			c->file_off += n;
+		}
+		if (c->out_off == c->out.len) {
+			if (c->file != -1) {
+				close(c->file);
+				c->file = -1;
+			}
+			conn_next(c);
+			return;
+		}
+		n = sp_tls_write(c->tls, c->out.data + c->out_off,
+		    c->out.len - c->out_off);
+		if (n == SP_TLS_WANT_POLLIN || n == SP_TLS_WANT_POLLOUT) {
+			set_events(c, n == SP_TLS_WANT_POLLIN ? EPOLLIN :
+			    EPOLLOUT);
+			return;
+		}
+		if (n < 0) {
+			conn_close(c);
+			return;
+		}
+		c->out_off += (size_t)n;
+		c->sent += (size_t)n;
+		c->deadline = now_ms() + c->w->srv->conf->timeout_request *
+		    1000;
+	}
+}
+
+static void
+identify(struct conn *c)
+{
+	struct sp_identity id;
+	struct sp_err err;
+	X509 *peer = sp_tls_peer_cert(c->tls);
+
+	if (peer == NULL)
+		return;
+	sp_x509_serial_hex(peer, c->cert_serial, sizeof(c->cert_serial));
+	if (sp_x509_device_identity(peer, &id, &err) == -1)
+		return;
+	c->generic = id.generic;
+	if (id.generic)
+		return;
+	c->has_mac = true;
+	memcpy(c->mac, id.mac, sizeof(c->mac));
+	snprintf(c->serial, sizeof(c->serial), "%s", id.serial);
+	snprintf(c->model, sizeof(c->model), "%s", id.model);
+}
+
+static void
+conn_handshake(struct conn *c)
+{
+	int r = sp_tls_handshake(c->tls);
+
+	if (r == SP_TLS_WANT_POLLIN || r == SP_TLS_WANT_POLLOUT) {
+		set_events(c, r == SP_TLS_WANT_POLLIN ? EPOLLIN : EPOLLOUT);
+		return;
+	}
+	if (r == -1) {
+		sp_log(c->w->srv->log, SP_LOG_INFO, "%s: %s", c->ip,
+		    sp_tls_conn_error(c->tls));
+		conn_close(c);
+		return;
+	}
+	identify(c);
+	c->state = C_READ;
+	c->deadline = now_ms() + c->w->srv->conf->timeout_idle * 1000;
+	set_events(c, EPOLLIN);
+	conn_read(c);
+}
+
+static void
+conn_event(struct conn *c)
+{
+	switch (c->state) {
+	case C_HANDSHAKE:
+		conn_handshake(c);
+		break;
+	case C_READ:
+		conn_read(c);
+		break;
+	case C_WRITE:
+		conn_write(c);
+		break;
+	case C_WAIT:
+		break;
+	}
+}
+
+static void
+peer_ip(int fd, char *dst, size_t dstsz)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	snprintf(dst, dstsz, "?");
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
+		return;
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, dst,
+		    (socklen_t)dstsz);
+	else if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+		    dst, (socklen_t)dstsz);
+}
+
+static void
+do_accept(struct worker *w, int lfd)
+{
+	struct server *s = w->srv;
+	struct epoll_event e;
+	struct sp_err err;
+	struct conn *c;
+	int fd, one = 1;
+
+	for (;;) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE)
+				sp_log(s->log, SP_LOG_WARN, "accept: %s",
+				    strerror(errno));
+			return;
+		}
+		/* Admission control: refuse cheaply, before any TLS work. */
+		if (atomic_fetch_add(&s->nconns, 1) >= s->conf->max_connections ||
+		    atomic_load(&s->stop)) {
+			atomic_fetch_sub(&s->nconns, 1);
+			close(fd);
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			atomic_fetch_sub(&s->nconns, 1);
+			close(fd);
+			continue;
+		}
+		c->tag.kind = TAG_CONN;
+		c->tag.fd = fd;
+		c->w = w;
+		c->id = ++w->next_id;
+		c->file = -1;
+		c->state = C_HANDSHAKE;
+		c->deadline = now_ms() + s->conf->timeout_handshake * 1000;
+		sp_buf_init(&c->in, (size_t)(s->conf->max_header +
+		    s->conf->max_report));
+		sp_buf_init(&c->out, PROFILE_MAX + 4096);
+		peer_ip(fd, c->ip, sizeof(c->ip));
+		/* The context current now; a reload swaps it for later ones. */
+		pthread_mutex_lock(&s->tls_lock);
+		c->tls = sp_tls_accept(s->tls, fd, &err);
+		pthread_mutex_unlock(&s->tls_lock);
+		if (c->tls == NULL) {
+			atomic_fetch_sub(&s->nconns, 1);
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = w->conns;
+		if (w->conns != NULL)
+			w->conns->prev = c;
+		w->conns = c;
+		memset(&e, 0, sizeof(e));
+		e.events = EPOLLIN;
+		e.data.ptr = &c->tag;
+		c->events = EPOLLIN;
+		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &e) == -1) {
+			conn_close(c);
+			continue;
+		}
+		conn_handshake(c);
+	}
+}
+
+/* Reports the writer has committed (or failed to). */
+static void
+completions(struct worker *w)
+{
+	struct job *done, *j, *next;
+	struct conn *c;
+	uint64_t v;
+
+	if (read(w->evtag.fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&w->lock);
+	done = w->done;
+	w->done = NULL;
+	pthread_mutex_unlock(&w->lock);
+	for (j = done; j != NULL; j = next) {
+		next = j->next;
+		for (c = w->conns; c != NULL; c = c->next)
+			if (c->id == j->conn_id && c->state == C_WAIT)
+				break;
+		if (c != NULL) {
+			if (j->result == 0) {
+				respond(c, 204, NULL, NULL, 0, NULL);
+				audit(c, "report", 204, NULL);
+			} else
+				respond_error(c, 503);
+		}
+		free(j);
+	}
+}
+
+static void
+complete(void *arg, struct job *j)
+{
+	struct server *s = arg;
+	struct worker *w = &s->workers[j->worker];
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&w->lock);
+	j->next = w->done;
+	w->done = j;
+	pthread_mutex_unlock(&w->lock);
+	if (write(w->evtag.fd, &one, sizeof(one)) < 0)
+		return;
+}
+
+static void
+sweep(struct worker *w)
+{
+	struct conn *c, *next;
+	int64_t t = now_ms();
+
+	for (c = w->conns; c != NULL; c = next) {
+		next = c->next;
+		/* Draining: connections between requests go now. */
+		if (atomic_load(&w->srv->stop) && (c->state == C_HANDSHAKE ||
+		    (c->state == C_READ && c->in.len == 0))) {
+			conn_close(c);
+			continue;
+		}
+		if (t < c->deadline)
+			continue;
+		if (c->state == C_READ && c->in.len > 0 && !c->have_head) {
+			/* A request that never finished: say so, then go. */
+			c->keep_alive = false;
+			respond_error(c, 408);
+			conn_write(c);
+		} else if (c->state != C_WAIT)
+			conn_close(c);
+	}
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct server *s = w->srv;
+	struct epoll_event ev[EVENTS_MAX];
+	struct sp_err err;
+	int64_t last = now_ms();
+	bool stopped = false;
+	int n, i;
+
+	if ((w->store = sp_store_open(s->conf->store, &err)) == NULL) {
+		sp_log(s->log, SP_LOG_ERR, "worker %d: %s", w->id, err.msg);
+		atomic_store(&s->stop, 1);
+		return NULL;
+	}
+	while (!atomic_load(&s->stop) || w->conns != NULL) {
+		if (atomic_load(&s->stop) && !stopped) {
+			size_t k;
+
+			/* Pending connections must not wake a draining loop. */
+			for (k = 0; k < s->nlfds; k++)
+				epoll_ctl(w->epfd, EPOLL_CTL_DEL, s->lfds[k],
+				    NULL);
+			stopped = true;
+		}
+		n = epoll_wait(w->epfd, ev, EVENTS_MAX, TICK_MS);
+		for (i = 0; i < n; i++) {
+			struct tag *t = ev[i].data.ptr;
+
+			if (t->kind == TAG_LISTEN) {
+				if (!atomic_load(&s->stop))
+					do_accept(w, t->fd);
+			} else if (t->kind == TAG_EVENT)
+				completions(w);
+			else
+				conn_event((struct conn *)t);
+		}
+		if (now_ms() - last >= TICK_MS) {
+			last = now_ms();
+			sweep(w);
+		}
+	}
+	sp_store_close(w->store);
+	return NULL;
+}
+
+/*
+ * SIGHUP: certificates, client CAs and CRL again, all or nothing.  New
+ * connections get the new context; established ones keep theirs.
+ */
+static void
+reload(struct server *s)
+{
+	struct sp_tls_server *fresh, *old;
+	struct sp_err err;
+
+	if ((fresh = sp_tls_server_reload(s->tls, &s->conf->tls,
+	    &err)) == NULL) {
+		sp_log(s->log, SP_LOG_ERR, "reload refused, the old "
+		    "configuration keeps serving: %s", err.msg);
+		return;
+	}
+	pthread_mutex_lock(&s->tls_lock);
+	old = s->tls;
+	s->tls = fresh;
+	pthread_mutex_unlock(&s->tls_lock);
+	sp_tls_server_unref(old);
+	sp_log(s->log, SP_LOG_INFO, "reloaded certificates, client CAs and "
+	    "CRL");
+}
+
+int
+server_run(struct sprovd_conf *conf, struct sp_tls_server *tls, int *lfds,
+    size_t nlfds, struct writer *wr, struct sp_log *log)
+{
+	struct server *s;
+	struct epoll_event e;
+	sigset_t set;
+	size_t k;
+	long i;
+	int sig, rc = 0;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return -1;
+	s->conf = conf;
+	pthread_mutex_init(&s->tls_lock, NULL);
+	sp_tls_server_ref(tls);
+	s->tls = tls;
+	s->writer = wr;
+	s->log = log;
+	s->lfds = lfds;
+	s->nlfds = nlfds;
+	s->fwdir = -1;
+	if (conf->firmware_dir != NULL && (s->fwdir = open(conf->firmware_dir,
+	    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		sp_log(log, SP_LOG_ERR, "firmware_dir %s: %s",
+		    conf->firmware_dir, strerror(errno));
+		free(s);
+		return -1;
+	}
+	writer_set_completion(wr, complete, s);
+	/* Signals go to this thread only (sigwait below). */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	s->nworkers = conf->workers;
+	for (i = 0; i < s->nworkers; i++) {
+		struct worker *w = &s->workers[i];
+
+		w->id = (int)i;
+		w->srv = s;
+		pthread_mutex_init(&w->lock, NULL);
+		w->epfd = epoll_create1(EPOLL_CLOEXEC);
+		w->evtag.kind = TAG_EVENT;
+		w->evtag.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		memset(&e, 0, sizeof(e));
+		e.events = EPOLLIN;
+		e.data.ptr = &w->evtag;
+		epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evtag.fd, &e);
+		for (k = 0; k < nlfds; k++) {
+			w->ltag[k].kind = TAG_LISTEN;
+			w->ltag[k].fd = lfds[k];
+			/* One worker wakes per connection, not all. */
+			e.events = EPOLLIN | EPOLLEXCLUSIVE;
+			e.data.ptr = &w->ltag[k];
+			epoll_ctl(w->epfd, EPOLL_CTL_ADD, lfds[k], &e);
+		}
+		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+			sp_log(log, SP_LOG_ERR, "cannot start worker %ld", i);
+			atomic_store(&s->stop, 1);
+			s->nworkers = i;
+			rc = -1;
+			break;
+		}
+	}
+	while (!atomic_load(&s->stop)) {
+		struct timespec ts = { 0, TICK_MS * 1000000L };
+
+		if ((sig = sigtimedwait(&set, NULL, &ts)) == -1)
+			continue;
+		if (sig == SIGHUP) {
+			reload(s);
+			continue;
+		}
+		sp_log(log, SP_LOG_INFO, "%s: draining connections",
+		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		atomic_store(&s->stop, 1);
+	}
+	for (i = 0; i < s->nworkers; i++)
+		pthread_join(s->workers[i].thread, NULL);
+	for (i = 0; i < s->nworkers; i++) {
+		close(s->workers[i].epfd);
+		close(s->workers[i].evtag.fd);
+		pthread_mutex_destroy(&s->workers[i].lock);
+	}
+	if (s->fwdir != -1)
+		close(s->fwdir);
+	sp_tls_server_unref(s->tls);
+	pthread_mutex_destroy(&s->tls_lock);
+	free(s);
+	return rc;
+}

@@ -1,0 +1,90 @@
+/*
+ * sprovd: the provisioning server.  One process: the main thread parses
+ * the configuration, binds, loads certificates and keys, drops privileges
+ * and starts the workers (each an epoll loop over non-blocking TLS
+ * connections) and the store writer (which batches every write so that no
+ * event loop waits on the disk).  See sprovd(8) and docs/ARCHITECTURE.md.
+ */
+#ifndef SPROVD_H
+#define SPROVD_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "sprov/cfg.h"
+#include "sprov/limits.h"
+#include "sprov/log.h"
+#include "sprov/http.h"
+#include "sprov/tls.h"
+
+#define SPROVD_MAX_LISTEN	16
+#define SPROVD_MAX_WORKERS	64
+
+enum unknown_policy { UNKNOWN_REJECT = 0, UNKNOWN_REGISTER };
+
+struct sprovd_conf {
+	char			 listen[SPROVD_MAX_LISTEN][64];
+	size_t			 nlisten;
+	const char		*listen_report;
+	struct sp_tls_config	 tls;
+	const char		*store;
+	const char		*firmware_dir;
+	const char		*user;
+	const char		*prefix;	/* "" or "/something" */
+	long			 workers;
+	enum unknown_policy	 unknown;
+	long			 max_connections;	/* per process */
+	long			 max_header;		/* bytes */
+	long			 max_report;		/* bytes */
+	long			 timeout_handshake;	/* seconds */
+	long			 timeout_request;
+	long			 timeout_idle;
+};
+
+/* Parses FILE into conf; prints "file:line: message" and returns -1. */
+int	conf_load(const char *path, struct sprovd_conf *, struct sp_cfg **);
+
+struct writer;
+struct server;
+
+/* What a request leaves for the writer (all strings copied). */
+enum job_kind { JOB_SEEN, JOB_AUDIT, JOB_REPORT, JOB_REGISTER };
+
+struct job {
+	enum job_kind	 kind;
+	int64_t		 when;
+	char		 mac[SP_MAC_HEXLEN + 1];
+	char		 serial[SP_SERIAL_MAX + 1];	/* register */
+	char		 model[SP_MODEL_MAX + 1];	/* register */
+	char		 ip[46];
+	char		 user_agent[SP_USER_AGENT_MAX + 1];
+	char		 cert_serial[80];
+	char		 etag[SP_ETAG_MAX + 1];
+	char		 event[16];
+	char		 route[SP_HTTP_TARGET_MAX + 1];
+	int		 status;
+	char		*body;		/* report, owned by the job */
+	size_t		 bodylen;
+	/* Completion (reports): the worker and connection to answer. */
+	int		 worker;
+	uint64_t	 conn_id;
+	int		 result;	/* 0 stored, -1 not stored */
+	struct job	*next;
+};
+
+struct writer	*writer_start(const char *store_url, struct sp_log *,
+		    struct sp_err *);
+/* Takes ownership of job.  Never blocks on the store. */
+void		 writer_submit(struct writer *, struct job *);
+/* Waits until every submitted job is committed, then stops. */
+void		 writer_stop(struct writer *);
+/* Where completed report jobs go back to: set by the server. */
+void		 writer_set_completion(struct writer *,
+		    void (*)(void *, struct job *), void *);
+
+int		 server_run(struct sprovd_conf *, struct sp_tls_server *,
+		    int *fds, size_t nfds, struct writer *, struct sp_log *);
+
+#endif

@@ -1,0 +1,372 @@
+#!/usr/bin/env bash
+# sprovd against real clients: curl (--cert/--key/--cacert) and
+# openssl s_client, on loopback ports the daemon reports itself.
+. "$(dirname "$0")/lib/tap.sh"
+: "${SPROVD:?}" "${SPROV_STORECTL:?}"
+CA="$SPROV_CA -d ca"
+DB="sqlite:$T/var/sprov.db"
+ST="$SPROV_STORECTL $DB"
+NAME=prov.sprov.test
+
+# PKI: EC and RSA server certificates for one name, devices, strangers.
+$CA init >/dev/null
+mkreq() {	# key csr subj newkey...
+	local k=$1 c=$2 s=$3; shift 3
+	openssl req -new "$@" -nodes -keyout "$k" -out "$c" -subj "$s" \
+	    2>/dev/null && chmod 600 "$k"
+}
+mkreq srv-ec.key srv-ec.csr "/CN=$NAME" -newkey ec -pkeyopt \
+    ec_paramgen_curve:P-256
+mkreq srv-rsa.key srv-rsa.csr "/CN=$NAME" -newkey rsa:2048
+$CA sign-server srv-ec.csr -o srv-ec.crt 2>/dev/null
+$CA sign-server srv-rsa.csr -o srv-rsa.crt 2>/dev/null
+for m in 000e08000001 000e08000002 000e08000003 000e08000004 000e08000005; do
+	$CA issue-device --mac $m --serial SN$m --model CP-8841-3PCC -o dev \
+	    >/dev/null
+done
+$SPROV_CA -d other init >/dev/null
+$SPROV_CA -d other issue-device --mac 000e08000001 -o foreign >/dev/null
+# Generic (pre-2.0 Cisco style) and expired certificates from device-ca.
+cat > ca.cnf <<'CNF'
+[ca]
+default_ca = d
+[d]
+database = ossl-index.txt
+new_certs_dir = .
+serial = ossl-serial
+default_md = sha256
+policy = p
+copy_extensions = none
+[p]
+organizationalUnitName = optional
+localityName = optional
+stateOrProvinceName = optional
+commonName = optional
+[ext]
+basicConstraints = critical,CA:FALSE
+extendedKeyUsage = clientAuth
+CNF
+: > ossl-index.txt
+echo 01 > ossl-serial
+mkreq gen.key gen.csr "/OU=cisco.com/L=ciscogeneric/ST=ciscogeneric" \
+    -newkey ec -pkeyopt ec_paramgen_curve:P-256
+openssl ca -batch -config ca.cnf -cert ca/device-ca.crt -keyfile \
+    ca/device-ca.key -in gen.csr -out gen.crt -days 30 -extensions ext \
+    -notext >/dev/null 2>&1
+mkreq old.key old.csr "/OU=CP-8841-3PCC/L=SNold/ST=000e08000001/CN=000e08000001" \
+    -newkey ec -pkeyopt ec_paramgen_curve:P-256
+openssl ca -batch -config ca.cnf -cert ca/device-ca.crt -keyfile \
+    ca/device-ca.key -in old.csr -out old.crt -startdate 20200101000000Z \
+    -enddate 20210101000000Z -extensions ext -notext >/dev/null 2>&1
+check "test PKI ready" test -s gen.crt -a -s old.crt -a -s srv-rsa.crt
+$CA crl >/dev/null
+
+mkdir -p var fw
+head -c 300000 /dev/urandom > fw/sip88xx.11-3-1.loads
+echo secret > var/outside.txt
+write_conf() {	# extra lines on stdin
+	cat > sprovd.conf <<CONF
+listen 127.0.0.1:0
+listen [::1]:0
+listen_report $T/listen.txt
+cert $T/srv-ec.crt
+key $T/srv-ec.key
+cert $T/srv-rsa.crt
+key $T/srv-rsa.key
+client_ca $T/ca/device-ca.crt
+crl $T/ca/crl/device-ca.crl
+store $DB
+firmware_dir $T/fw
+workers 2
+timeout_request 2
+max_header 4096
+max_report 65536
+CONF
+	cat >> sprovd.conf
+}
+start() {
+	rm -f listen.txt
+	$SPROVD -d -f sprovd.conf 2>>sprovd.log &
+	PID=$!
+	for i in $(seq 1 100); do
+		[ -s listen.txt ] && break
+		sleep 0.05
+	done
+	PORT=$(head -1 listen.txt | sed 's/.*://')
+	PORT6=$(sed -n 2p listen.txt | sed 's/.*://')
+}
+stop() {
+	kill "$PID" 2>/dev/null
+	wait "$PID" 2>/dev/null
+}
+get() {		# device-or-cert-base url-path [curl options]
+	local who=$1 path=$2; shift 2
+	local c=() 
+	[ -n "$who" ] && c=(--cert "$who.crt" --key "$who.key")
+	curl -sS --max-time 10 --cacert ca/server-ca.crt "${c[@]}" \
+	    --resolve "$NAME:$PORT:127.0.0.1" "$@" \
+	    "https://$NAME:$PORT$path"
+}
+code() {	# like get, prints the status code only
+	get "$@" -o /dev/null -w '%{http_code}' 2>/dev/null
+}
+
+# Configuration checks.
+write_conf < /dev/null
+check "-n accepts the configuration" $SPROVD -n -f sprovd.conf
+echo "bogus 1" >> sprovd.conf
+refuse "an unknown key is refused with its line" 1 "sprovd.conf:16: unknown key 'bogus'" \
+    $SPROVD -n -f sprovd.conf
+write_conf < /dev/null
+chmod 644 srv-ec.key
+refuse "a readable server key is refused" 1 "chmod 600" $SPROVD -n -f sprovd.conf
+chmod 600 srv-ec.key
+mkreq bad.key bad.csr "/CN=localhost" -newkey ec -pkeyopt \
+    ec_paramgen_curve:P-256
+openssl x509 -req -in bad.csr -CA ca/server-ca.crt -CAkey ca/server-ca.key \
+    -days 30 -out bad.crt 2>/dev/null
+sed -i "s|cert $T/srv-ec.crt|cert $T/bad.crt|; s|key $T/srv-ec.key|key $T/bad.key|" \
+    sprovd.conf
+refuse "a certificate that breaks the CN rule is refused" 1 "CN rule" \
+    $SPROVD -n -f sprovd.conf
+write_conf < /dev/null
+sed -i "s|key $T/srv-ec.key|key $T/srv-rsa.key|" sprovd.conf
+refuse "a key that does not match is refused" 1 "does not match" \
+    $SPROVD -n -f sprovd.conf
+refuse "usage" 2 "usage: sprovd" $SPROVD
+
+# The store: devices and layered parameters.
+$ST device 000e08000001 CP-8841-3PCC SN000e08000001 >/dev/null
+$ST device 000e08000002 CP-8841-3PCC >/dev/null
+$ST device 000e08000003 CP-8841-3PCC >/dev/null
+$ST device 000e08000005 CP-8841-3PCC >/dev/null
+$ST param default Proxy_1_ default.example.net
+$ST param default Resync_Periodic 3600
+$ST param model:CP-8841-3PCC Proxy_1_ model.example.net
+$ST param group:lobby Station_Name Lobby
+$ST param group:vip Station_Name VIP
+$ST groups 000e08000001 lobby vip
+$ST param device:000e08000001 Password_1_ 's3cr<t&"pw' na
+$ST param device:000e08000002 Password_1_ other-device-secret na
+$ST state 000e08000003 quarantined
+
+write_conf < /dev/null
+start
+check "sprovd reports its bound addresses" test -n "$PORT" -a -n "$PORT6"
+
+get dev/000e08000001 /prov/000e08000001.xml -D head1.txt -o p1.xml
+check "own profile: 200" grep -q "^HTTP/1.1 200" head1.txt
+check "own profile is well-formed XML (xmllint)" xmllint --noout p1.xml
+check "layers: model over default" test "$(xmllint --xpath \
+    'string(/flat-profile/Proxy_1_)' p1.xml)" = model.example.net
+check "layers: the later group wins" test "$(xmllint --xpath \
+    'string(/flat-profile/Station_Name)' p1.xml)" = VIP
+check "layers: default kept" test "$(xmllint --xpath \
+    'string(/flat-profile/Resync_Periodic)' p1.xml)" = 3600
+check "device value, escaped and read back" test "$(xmllint --xpath \
+    'string(/flat-profile/Password_1_)' p1.xml)" = 's3cr<t&"pw'
+check "ua attribute" test "$(xmllint --xpath \
+    'string(/flat-profile/Password_1_/@ua)' p1.xml)" = na
+check "no other device's secret" sh -c "! grep -q other-device-secret p1.xml"
+has "no caching of secrets" head1.txt "Cache-Control: no-store"
+get dev/000e08000001 /prov/self.xml -o self.xml
+check "self.xml is the same profile" cmp p1.xml self.xml
+check "MAC in upper case names the same device" test "$(code \
+    dev/000e08000001 /prov/000E08000001.xml)" = 200
+check "another MAC: 403" test "$(code dev/000e08000001 \
+    /prov/000e08000002.xml)" = 403
+check "another MAC: no byte of its profile" sh -c "! get dev/000e08000001 \
+    /prov/000e08000002.xml | grep -q other-device-secret"
+has "another MAC is logged as a security event" sprovd.log \
+    "security: 127.0.0.1 with the certificate of 000e08000001 asked for the profile of 000e08000002"
+check "no client certificate: refused in the handshake" test "$(code '' \
+    /prov/self.xml)" = 000
+check "server certificate as client: refused" test "$(code srv-ec \
+    /prov/self.xml)" = 000
+check "foreign CA: refused" test "$(code foreign/000e08000001 \
+    /prov/000e08000001.xml)" = 000
+check "expired certificate: refused" test "$(code old /prov/self.xml)" = 000
+has "expired is logged with the reason" sprovd.log "certificate has expired"
+check "quarantined device: 403" test "$(code dev/000e08000003 \
+    /prov/self.xml)" = 403
+check "unknown device (reject policy): 403" test "$(code dev/000e08000004 \
+    /prov/self.xml)" = 403
+check "generic certificate: 403" test "$(code gen /prov/self.xml)" = 403
+check "IPv6 listener serves too" test "$(curl -sS -o /dev/null -w \
+    '%{http_code}' --cacert ca/server-ca.crt --cert dev/000e08000001.crt \
+    --key dev/000e08000001.key --resolve "$NAME:$PORT6:[::1]" \
+    "https://$NAME:$PORT6/prov/self.xml")" = 200
+
+# HEAD, ETag and 304.
+etag=$(sed -n 's/^ETag: //p' head1.txt | tr -d '\r')
+check "strong ETag" sh -c "echo '$etag' | grep -qE '^\"[0-9a-f]{64}\"\$'"
+get dev/000e08000001 /prov/self.xml -I -o /dev/null -D headh.txt
+check "HEAD: 200 without a body" grep -q "^HTTP/1.1 200" headh.txt
+has "HEAD: same length" headh.txt "Content-Length: $(stat -c %s p1.xml)"
+check "If-None-Match: 304" test "$(code dev/000e08000001 /prov/self.xml \
+    -H "If-None-Match: $etag")" = 304
+check "a stale ETag: 200" test "$(code dev/000e08000001 /prov/self.xml \
+    -H 'If-None-Match: "0000"')" = 200
+$ST param device:000e08000001 Station_Name Changed
+check "a change: the old ETag no longer matches" test "$(code \
+    dev/000e08000001 /prov/self.xml -H "If-None-Match: $etag")" = 200
+
+# TLS: versions and both server key types.
+check "TLS 1.3" sh -c "echo | openssl s_client -connect 127.0.0.1:$PORT \
+    -servername $NAME -tls1_3 -cert dev/000e08000001.crt -key \
+    dev/000e08000001.key -CAfile ca/server-ca.crt 2>&1 | grep -q 'TLSv1.3'"
+check "TLS 1.1 refused" sh -c "! echo | openssl s_client -connect \
+    127.0.0.1:$PORT -tls1_1 -cert dev/000e08000001.crt -key \
+    dev/000e08000001.key 2>&1 | grep -q 'Cipher is ECDHE'"
+check "RSA certificate for an RSA-only TLS 1.2 client" sh -c "echo | \
+    openssl s_client -connect 127.0.0.1:$PORT -tls1_2 -cipher \
+    ECDHE-RSA-AES128-GCM-SHA256 -cert dev/000e08000001.crt -key \
+    dev/000e08000001.key -CAfile ca/server-ca.crt 2>&1 |
+    grep -q 'Server public key is 2048 bit'"
+check "EC certificate for an ECDSA TLS 1.2 client" sh -c "echo | \
+    openssl s_client -connect 127.0.0.1:$PORT -tls1_2 -cipher \
+    ECDHE-ECDSA-AES128-GCM-SHA256 -cert dev/000e08000001.crt -key \
+    dev/000e08000001.key -CAfile ca/server-ca.crt 2>&1 |
+    grep -q 'Server public key is 256 bit'"
+
+# Reports.
+cat > report.xml <<'XML'
+<flat-profile><Software_Version>sip88xx.11-3-1MPP</Software_Version>
+<Station_Name>Lobby</Station_Name></flat-profile>
+XML
+check "report: 204" test "$(code dev/000e08000001 /report/000e08000001.xml \
+    --data-binary @report.xml)" = 204
+check "report readable from the store" sh -c "$ST report 000e08000001 |
+    cmp - report.xml"
+check "report: firmware recorded" sh -c "$ST device-show 000e08000001 |
+    grep -q 'firmware=sip88xx.11-3-1MPP'"
+check "report as another MAC: 403" test "$(code dev/000e08000001 \
+    /report/000e08000002.xml --data-binary @report.xml)" = 403
+check "report with PUT" test "$(code dev/000e08000001 \
+    /report/000e08000001.xml -T report.xml)" = 204
+head -c 70000 /dev/zero | tr '\0' 'a' > big.xml
+check "report over max_report: 413" test "$(code dev/000e08000001 \
+    /report/000e08000001.xml --data-binary @big.xml)" = 413
+check "profile by POST: 405" test "$(code dev/000e08000001 /prov/self.xml \
+    -X POST -d x)" = 405
+check "device seen: IP, User-Agent and certificate recorded" sh -c \
+    "$ST device-show 000e08000001 | grep -q 'user_agent=curl/' &&
+    $ST device-show 000e08000001 | grep -q 'last_ip=127.0.0.1'"
+
+# Firmware.
+get dev/000e08000001 /fw/sip88xx.11-3-1.loads -o fw.out
+check "firmware: whole file" cmp fw.out fw/sip88xx.11-3-1.loads
+get dev/000e08000001 /fw/sip88xx.11-3-1.loads -r 1000-1999 -D fwh.txt -o \
+    part.out
+check "firmware: Range gives 206" grep -q "^HTTP/1.1 206" fwh.txt
+check "firmware: Range bytes" cmp part.out <(tail -c +1001 \
+    fw/sip88xx.11-3-1.loads | head -c 1000)
+check "firmware: unsatisfiable range: 416" test "$(code dev/000e08000001 \
+    /fw/sip88xx.11-3-1.loads -r 400000-)" = 416
+check "firmware: missing file: 404" test "$(code dev/000e08000001 \
+    /fw/nope.loads)" = 404
+check "firmware: quarantined device: 403" test "$(code dev/000e08000003 \
+    /fw/sip88xx.11-3-1.loads)" = 403
+for p in '/fw/../var/outside.txt' '/fw/%2e%2e/var/outside.txt' \
+    '/fw/..%2fvar%2foutside.txt' '/fw/.%2e/var/outside.txt' \
+    '/fw/%252e%252e/x' '/fw//etc/passwd' '/fw/..\var\outside.txt'; do
+	c=$(code dev/000e08000001 "$p" --path-as-is)
+	check "traversal $p refused ($c)" test "$c" = 400 -o "$c" = 404
+done
+ln -s ../var/outside.txt fw/link.txt
+check "a symlink out of firmware_dir: 404" test "$(code dev/000e08000001 \
+    /fw/link.txt)" = 404
+check "anything else: 404" test "$(code dev/000e08000001 /admin)" = 404
+
+# Hostile HTTP through openssl s_client.
+raw() {		# sends stdin as the request, prints the response
+	timeout 8 openssl s_client -quiet -connect 127.0.0.1:$PORT \
+	    -servername $NAME -cert dev/000e08000001.crt -key \
+	    dev/000e08000001.key -CAfile ca/server-ca.crt 2>/dev/null
+}
+printf 'GET /prov/self.xml HTTP/1.1\r\nHost: %s\r\n\r\nGET /prov/self.xml HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' \
+    $NAME $NAME | raw > pipe.out
+check "pipelined requests: two answers" test "$(grep -c '^HTTP/1.1 200' \
+    pipe.out)" = 2
+{ printf 'GET /prov/self.xml HTTP/1.1\r\nHost: %s\r\nX-Big: ' $NAME
+  head -c 5000 /dev/zero | tr '\0' a; printf '\r\n\r\n'; } | raw > big.out
+check "oversized header: 431" grep -q "^HTTP/1.1 431" big.out
+printf 'POST /report/000e08000001.xml HTTP/1.1\r\nHost: %s\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc' \
+    $NAME | raw > smug.out
+check "duplicate Content-Length: 400" grep -q "^HTTP/1.1 400" smug.out
+printf 'POST /report/000e08000001.xml HTTP/1.1\r\nHost: %s\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' \
+    $NAME | raw > te.out
+check "Transfer-Encoding: 501" grep -q "^HTTP/1.1 501" te.out
+printf 'GET /prov/self.xml HTTP/1.1\nHost: %s\n\n' $NAME | raw > lf.out
+check "bare LF: 400" grep -q "^HTTP/1.1 400" lf.out
+start_t=$(date +%s)
+{ printf 'GET /prov/self.xml HTTP/1.1\r\nHo'; sleep 4; } | raw > slow.out
+check "slow client: 408 after timeout_request" grep -q "^HTTP/1.1 408" slow.out
+check "slow client: cut within the timeout" test $(( $(date +%s) - start_t )) -le 4
+
+# Revocation: a new CRL and SIGHUP, no restart, other connections kept.
+check "device 5 served before revocation" test "$(code dev/000e08000005 \
+    /prov/self.xml)" = 200
+$CA revoke --mac 000e08000005 >/dev/null && $CA crl >/dev/null
+kill -HUP $PID
+sleep 0.5
+check "revoked device refused after the reload" test "$(code \
+    dev/000e08000005 /prov/self.xml)" = 000
+check "other devices still served after the reload" test "$(code \
+    dev/000e08000001 /prov/self.xml)" = 200
+check "the daemon kept its pid" kill -0 $PID
+has "reload logged" sprovd.log "reloaded certificates, client CAs and CRL"
+echo garbage > ca/crl/device-ca.crl
+kill -HUP $PID
+sleep 0.5
+has "a broken CRL is refused, the old one keeps serving" sprovd.log \
+    "reload refused"
+check "still serving after a refused reload" test "$(code dev/000e08000001 \
+    /prov/self.xml)" = 200
+$CA crl >/dev/null
+stop
+
+# Unknown devices registered when the policy says so.
+write_conf <<< "unknown_devices register"
+start
+check "register policy: an unknown device gets a profile" test "$(code \
+    dev/000e08000004 /prov/self.xml)" = 200
+sleep 0.3
+check "register policy: the device is now in the store" sh -c \
+    "$ST device-show 000e08000004 | grep -q 'model=CP-8841-3PCC'"
+
+# kill -9 during a burst of reports: every 2xx survives.
+for i in $(seq 1 60); do
+	printf '<flat-profile><Seq>%d</Seq></flat-profile>' $i > r$i.xml
+done
+( for i in $(seq 1 60); do
+	c=$(code dev/000e08000002 /report/000e08000002.xml \
+	    --data-binary @r$i.xml)
+	[ "$c" = 204 ] && echo $i >> acked.txt
+  done ) &
+burst=$!
+sleep 0.8
+kill -9 $PID
+wait $burst 2>/dev/null
+wait $PID 2>/dev/null
+acked=$(wc -l < acked.txt 2>/dev/null || echo 0)
+last=$(tail -1 acked.txt 2>/dev/null)
+check "some reports were acknowledged before kill -9 ($acked)" test "$acked" -ge 1
+check "the last acknowledged report is stored" sh -c "$ST report \
+    000e08000002 | grep -q '<Seq>$last</Seq>'"
+stop
+
+# The audit trail.
+check "audit chain verifies" $ST audit-verify
+check "the audit table refuses updates" sh -c "sqlite3 var/sprov.db \
+    'UPDATE audit SET status = 200 WHERE status = 403' 2>&1 |
+    grep -q 'append-only'"
+# Someone with the file drops the guard and rewrites a refusal as a success.
+sqlite3 var/sprov.db "DROP TRIGGER audit_no_update; UPDATE audit SET \
+    status = 200 WHERE seq = (SELECT MIN(seq) FROM audit WHERE status = 403)"
+refuse "an edited audit row is detected" 1 "audit chain broken" \
+    $ST audit-verify
+# Under the sanitizer build, the daemon's own reports land in its log.
+check "no sanitizer report from sprovd" sh -c "! grep -E \
+    'Sanitizer|runtime error' sprovd.log"
+done_testing

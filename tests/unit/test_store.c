@@ -1,0 +1,1346 @@
+/*
+ * Unit tests for lib/store.c and lib/store_sqlite.c: opening and
+ * migrating, devices, groups, parameters and the merged profile, the
+ * generation counter, input validation (and SQL metacharacters kept
+ * inert), reports, provisioning contacts, and the audit hash chain.  Each
+ * case works in its own fresh directory; some open the database file
+ * directly with the SQLite API to look at rows or to tamper with them.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "harness.h"
+
+#include "sprov/buf.h"
+#include "sprov/fsutil.h"
+#include "sprov/profile.h"
+#include "sprov/store.h"
+
+#define MAC_A	"000e08abcdef"
+#define MAC_B	"000e08abcd01"
+#define MAC_C	"000e08abcd02"
+#define INERT	"'; DROP TABLE devices; --"
+#define A64	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+/* ---------------------------------------------------------------- helpers */
+
+struct scratch {
+	char	*base;
+	char	 db[PATH_MAX];
+	char	 url[PATH_MAX + 16];
+};
+
+static void
+scratch_new(struct scratch *s)
+{
+	s->base = t_tmpdir();
+	snprintf(s->db, sizeof(s->db), "%s/store.db", s->base);
+	snprintf(s->url, sizeof(s->url), "sqlite:%s", s->db);
+}
+
+static void
+scratch_free(struct scratch *s)
+{
+	struct sp_err err;
+
+	if (sp_fs_rmtree(s->base, &err) == -1)
+		printf("# cleanup: %s\n", err.msg);
+	free(s->base);
+}
+
+/* A fresh store in a fresh directory; NULL (with a failed check) on error. */
+static struct sp_store *
+store_fresh(struct scratch *s)
+{
+	struct sp_err err = { "" };
+	struct sp_store *st;
+
+	scratch_new(s);
+	if ((st = sp_store_open(s->url, &err)) == NULL) {
+		printf("# open: %s\n", err.msg);
+		CHECK(!"sp_store_open");
+	}
+	return st;
+}
+
+/* Reports a failed store call with its message. */
+#define OK(call) do {							\
+	if ((call) != 0) {						\
+		printf("# %s\n", sp_store_error(st));			\
+		CHECK(!#call);						\
+	}								\
+} while (0)
+
+/* Runs SQL on the database file directly (as someone tampering would). */
+static int
+raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+	int rc = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK)
+		goto out;
+	sqlite3_busy_timeout(db, 10000);
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		printf("# raw: %s: %s\n", sql, msg ? msg : "?");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_free(msg);
+	sqlite3_close(db);
+	return rc;
+}
+
+/* One integer from a query on the file; -1 on error. */
+static int64_t
+raw_int(const char *path, const char *sql)
+{
+	sqlite3_stmt *q = NULL;
+	sqlite3 *db = NULL;
+	int64_t v = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ==
+	    SQLITE_OK && sqlite3_prepare_v2(db, sql, -1, &q, NULL) ==
+	    SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	else
+		printf("# raw: %s: %s\n", sql, sqlite3_errmsg(db));
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return v;
+}
+
+/* The value and ua of name in prof as "value|ua", or "(absent)". */
+static const char *
+pv(const struct sp_profile *prof, const char *name)
+{
+	static char buf[256];
+	const struct sp_param *p = sp_profile_get(prof, name);
+
+	if (p == NULL)
+		return "(absent)";
+	snprintf(buf, sizeof(buf), "%.*s|%s", (int)p->valuelen, p->value,
+	    sp_ua_name(p->ua));
+	return buf;
+}
+
+static uint64_t
+gen(struct sp_store *st)
+{
+	uint64_t g = 0;
+
+	OK(sp_store_generation(st, &g));
+	return g;
+}
+
+/* ------------------------------------------------------------- opening */
+
+static void
+t_open_creates_schema(void)
+{
+	struct sp_err err = { "" };
+	struct sp_device d;
+	struct scratch s;
+	struct sp_store *st = store_fresh(&s);
+	struct stat sb;
+
+	if (st == NULL)
+		goto out;
+	CHECK(stat(s.db, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+	OK(sp_store_device_put(st, MAC_A, "FCH1", "CP-8845-3PCC"));
+	sp_store_close(st);
+	CHECK(raw_int(s.db, "SELECT version FROM schema_version") == 1);
+	CHECK(raw_int(s.db, "SELECT count(*) FROM sqlite_schema WHERE "
+	    "type='table' AND name IN ('devices','device_certs',"
+	    "'device_groups','params','reports','audit','meta',"
+	    "'schema_version')") == 8);
+	CHECK(raw_int(s.db, "SELECT count(*) FROM pragma_journal_mode "
+	    "WHERE journal_mode='wal'") == 1);
+	/* Reopening migrates nothing and keeps the data. */
+	if ((st = sp_store_open(s.url, &err)) == NULL) {
+		printf("# reopen: %s\n", err.msg);
+		CHECK(!"reopen");
+		goto out;
+	}
+	CHECK(sp_store_device_get(st, MAC_A, &d) == 0);
+	CHECK_STR(d.serial, "FCH1");
+	CHECK_STR(d.model, "CP-8845-3PCC");
+	sp_store_close(st);
+	CHECK(stat(s.db, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+	CHECK(raw_int(s.db, "SELECT version FROM schema_version") == 1);
+out:
+	scratch_free(&s);
+}
+
+static void
+t_open_newer_refused(void)
+{
+	struct sp_err err = { "" };
+	struct scratch s;
+	struct sp_store *st = store_fresh(&s);
+
+	sp_store_close(st);
+	CHECK(raw_exec(s.db, "UPDATE schema_version SET version=99") == 0);
+	CHECK(sp_store_open(s.url, &err) == NULL);
+	CHECK_HAS(err.msg, "newer");
+	CHECK_HAS(err.msg, "99");
+	scratch_free(&s);
+}
+
+static void
+t_open_not_a_store(void)
+{
+	struct sp_err err = { "" };
+	struct scratch s;
+	FILE *f;
+
+	scratch_new(&s);
+	if ((f = fopen(s.db, "w")) != NULL) {
+		fputs("not a database, just words long enough to be a header "
+		    "of something else entirely\n", f);
+		fclose(f);
+	}
+	CHECK(sp_store_open(s.url, &err) == NULL);
+	CHECK_HAS(err.msg, s.db);
+	unlink(s.db);
+	/* Some other application's database is not migrated over. */
+	{
+		sqlite3 *db = NULL;
+
+		CHECK(sqlite3_open(s.db, &db) == SQLITE_OK);
+		CHECK(sqlite3_exec(db, "CREATE TABLE foo(x)", NULL, NULL,
+		    NULL) == SQLITE_OK);
+		sqlite3_close(db);
+	}
+	CHECK(sp_store_open(s.url, &err) == NULL);
+	CHECK_HAS(err.msg, "not a sprov store");
+	scratch_free(&s);
+}
+
+static void
+t_url_refused(void)
+{
+	static const char *const bad[] = { "postgres://u:s3cret@db/sprov",
+	    "mysql:x", "/var/lib/sprov/store.db", "", "sqlite:", "SQLITE:x" };
+	struct sp_err err;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err.msg[0] = '\0';
+		CHECK(sp_store_open(bad[i], &err) == NULL);
+		CHECK_HAS(err.msg, "sqlite:PATH");
+	}
+	err.msg[0] = '\0';
+	CHECK(sp_store_open("postgres://u:s3cret@db/sprov", &err) == NULL);
+	CHECK_HAS(err.msg, "unsupported scheme");
+	CHECK_HAS(err.msg, "postgres://");
+	CHECK_HAS(err.msg, "@db/sprov");
+	CHECK(strstr(err.msg, "s3cret") == NULL);
+	CHECK(sp_store_open(NULL, &err) == NULL);
+	CHECK(sp_store_open("sqlite:/nonexistent-dir/x/store.db", &err) ==
+	    NULL);
+	CHECK_HAS(err.msg, "/nonexistent-dir/x/store.db");
+}
+
+/* ------------------------------------------------------------- devices */
+
+struct listed {
+	char	macs[8][SP_MAC_HEXLEN + 1];
+	int	n;
+	int	stop_at;
+};
+
+static int
+list_cb(void *arg, const struct sp_device *d)
+{
+	struct listed *l = arg;
+
+	if (l->n < 8)
+		snprintf(l->macs[l->n], sizeof(l->macs[0]), "%s", d->mac);
+	l->n++;
+	return l->n == l->stop_at ? -1 : 0;
+}
+
+/* A callback that writes through the same store while the list runs. */
+static int
+quarantine_cb(void *arg, const struct sp_device *d)
+{
+	return sp_store_device_state(arg, d->mac, SP_DEV_QUARANTINED);
+}
+
+static int
+relist_cb(void *arg, const struct sp_device *d)
+{
+	(void)d;
+	return sp_store_device_list(arg, relist_cb, arg);
+}
+
+static void
+t_devices(void)
+{
+	struct listed l;
+	struct sp_device d;
+	struct scratch s;
+	struct sp_store *st = store_fresh(&s);
+
+	if (st == NULL)
+		goto out;
+	CHECK(sp_store_device_get(st, MAC_A, &d) == 1);
+	OK(sp_store_device_put(st, MAC_B, "FCH2", "CP-7841-3PCC"));
+	OK(sp_store_device_put(st, MAC_A, "FCH1", "CP-8845-3PCC"));
+	OK(sp_store_device_put(st, MAC_C, NULL, NULL));
+	CHECK(sp_store_device_get(st, MAC_A, &d) == 0);
+	CHECK_STR(d.mac, MAC_A);
+	CHECK_STR(d.serial, "FCH1");
+	CHECK_STR(d.model, "CP-8845-3PCC");
+	CHECK(d.state == SP_DEV_ACTIVE);
+	CHECK(d.first_seen == 0 && d.last_seen == 0 && d.last_report == 0);
+	CHECK_STR(d.firmware, "");
+	CHECK_STR(d.etag, "");
+	CHECK(sp_store_device_get(st, MAC_C, &d) == 0);
+	CHECK_STR(d.model, "");
+	/* Update: serial and model change, the rest stays. */
+	OK(sp_store_device_put(st, MAC_A, "FCH9", "CP-8851-3PCC"));
+	CHECK(sp_store_device_get(st, MAC_A, &d) == 0);
+	CHECK_STR(d.serial, "FCH9");
+	CHECK_STR(d.model, "CP-8851-3PCC");
+	/* Listed by MAC. */
+	memset(&l, 0, sizeof(l));
+	OK(sp_store_device_list(st, list_cb, &l));
+	CHECK(l.n == 3);
+	CHECK_STR(l.macs[0], MAC_B);
+	CHECK_STR(l.macs[1], MAC_C);
+	CHECK_STR(l.macs[2], MAC_A);
+	memset(&l, 0, sizeof(l));
+	l.stop_at = 2;
+	CHECK(sp_store_device_list(st, list_cb, &l) == -1);
+	CHECK(l.n == 2);
+	/* The list statement is usable again after a stop. */
+	memset(&l, 0, sizeof(l));
+	OK(sp_store_device_list(st, list_cb, &l));
+	CHECK(l.n == 3);
+	/* The callback may write; it may not list again. */
+	OK(sp_store_device_list(st, quarantine_cb, st));
+	CHECK(sp_store_device_get(st, MAC_C, &d) == 0);
+	CHECK(d.state == SP_DEV_QUARANTINED);
+	CHECK(sp_store_device_list(st, relist_cb, st) == -1);
+	CHECK_HAS(sp_store_error(st), "its own callback");
+	memset(&l, 0, sizeof(l));
+	OK(sp_store_device_list(st, list_cb, &l));
+	CHECK(l.n == 3);
+	/* Delete. */
+	OK(sp_store_device_delete(st, MAC_B));
+	CHECK(sp_store_device_get(st, MAC_B, &d) == 1);
+	CHECK(sp_store_device_delete(st, MAC_B) == -1);
+	CHECK_HAS(sp_store_error(st), "unknown device " MAC_B);
+	/* Refused input. */
+	CHECK(sp_store_device_get(st, "000E08ABCDEF", &d) == -1);
+	CHECK_HAS(sp_store_error(st), "MAC '000E08ABCDEF'");
+	CHECK(sp_store_device_put(st, "00:0e:08:ab:cd:ef", "x", "y") == -1);
+	CHECK(sp_store_device_put(st, NULL, "x", "y") == -1);
+	CHECK(sp_store_device_put(st, MAC_A, "x", "CP 8845") == -1);
+	CHECK_HAS(sp_store_error(st), "model 'CP 8845'");
+	CHECK(sp_store_device_put(st, MAC_A, "bad\nserial", "m") == -1);
+	CHECK_HAS(sp_store_error(st), "serial 'bad\\x0aserial'");
+	{
+		char longs[SP_SERIAL_MAX + 2];
+
+		memset(longs, 'S', sizeof(longs) - 1);
+		longs[sizeof(longs) - 1] = '\0';
+		CHECK(sp_store_device_put(st, MAC_A, longs, "m") == -1);
+		longs[SP_SERIAL_MAX] = '\0';
+		OK(sp_store_device_put(st, MAC_A, longs, "m"));
+	}
+	sp_store_close(st);
+out:
+	scratch_free(&s);
+}
+
+static void
+t_quarantine(void)
+{
+	struct sp_device d;
+	struct scratch s;
+	struct sp_store *st = store_fresh(&s);
+
+	if (st == NULL)
+		goto out;
+	OK(sp_store_device_put(st, MAC_A, "FCH1", "CP-8845-3PCC"));
+	OK(sp_store_device_state(st, MAC_A, SP_DEV_QUARANTINED));
+	CHECK(sp_store_device_get(st, MAC_A, &d) == 0);
+	CHECK(d.state == SP_DEV_QUARANTINED);
+	/* A put (certificate seen again) does not lift the quarantine. */
+	OK(sp_store_device_put(st, MAC_A, "FCH1", "CP-8845-3PCC"));
+	CHECK(sp_store_device_get(st, MAC_A, &d) == 0);
+	CHECK(d.state == SP_DEV_QUARANTINED);
+	OK(sp_store_device_state(st, MAC_A, SP_DEV_ACTIVE));
+	CHECK(sp_store_device_get(st, MAC_A, &d) == 0);
+	CHECK(d.state == SP_DEV_ACTIVE);
+	CHECK(sp_store_device_state(st, MAC_B, SP_DEV_QUARANTINED) == -1);
+	CHECK_HAS(sp_store_error(st), "unknown device " MAC_B);
+	CHECK(sp_store_device_state(st, MAC_A, (enum sp_dev_state)7) == -1);
+	sp_store_close(st);
+out:
+	scratch_free(&s);
+}
+
+/* -------------------------------------------------------------- groups */
+
+static void
+t_groups(void)
+{
+	static const char *const three[] = { "site-paris", "floor.3",
+	    "Sales_EU" };
+	static const char *const two[] = { "b", "a" };
+	char got[SP_GROUPS_PER_DEVICE + 1][SP_GROUP_NAME_MAX + 1];
+	const char *many[SP_GROUPS_PER_DEVICE + 1];
+	char names[SP_GROUPS_PER_DEVICE + 1][8];
+	const char *bad[1];
+	struct scratch s;
+	struct sp_store *st = store_fresh(&s);
+	size_t n, i;
+
+	if (st == NULL)
+		goto out;
+	OK(sp_store_device_put(st, MAC_A, "FCH1", "CP-8845-3PCC"));
+	CHECK(sp_store_group_get(st, MAC_A, got, SP_GROUPS_PER_DEVICE,
+	    &n) == 0);
+	CHECK(n == 0);
+	CHECK(sp_store_group_get(st, MAC_B, got, SP_GROUPS_PER_DEVICE,
+	    &n) == 1);
+	OK(sp_store_group_set(st, MAC_A, three, 3));
+	CHECK(sp_store_group_get(st, MAC_A, got, SP_GROUPS_PER_DEVICE,
+	    &n) == 0);
+	CHECK(n == 3);
+	CHECK_STR(got[0], "site-paris");
+	CHECK_STR(got[1], "floor.3");
+	CHECK_STR(got[2], "Sales_EU");
+	/* Replaced as a whole, in the new order. */
+	OK(sp_store_group_set(st, MAC_A, two, 2));
+	CHECK(sp_store_group_get(st, MAC_A, got, SP_GROUPS_PER_DEVICE,
+	    &n) == 0);
+	CHECK(n == 2);
+	CHECK_STR(got[0], "b");
+	CHECK_STR(got[1], "a");
+	/* A caller's array too small is an error, not a silent cut. */
+	CHECK(sp_store_group_get(st, MAC_A, got, 1, &n) == -1);
+	CHECK_HAS(sp_store_error(st), "more than 1 groups");
+	/* The limit. */
+	for (i = 0; i <= SP_GROUPS_PER_DEVICE; i++) {
+		snprintf(names[i], sizeof(names[i]), "g%zu", i);
+		many[i] = names[i];
+	}
+	OK(sp_store_group_set(st, MAC_A, many, SP_GROUPS_PER_DEVICE));
+	CHECK(sp_store_group_get(st, MAC_A, got, SP_GROUPS_PER_DEVICE,
+	    &n) == 0);
+	CHECK(n == SP_GROUPS_PER_DEVICE);
+	CHECK_STR(got[SP_GROUPS_PER_DEVICE - 1], "g15");
+	CHECK(sp_store_group_set(st, MAC_A, many, SP_GROUPS_PER_DEVICE + 1) ==
+	    -1);
+	CHECK_HAS(sp_store_error(st), "at most 16");
+	/* Refused names, duplicates, unknown devices; nothing changes. */
+	bad[0] = "a b";
+	CHECK(sp_store_group_set(st, MAC_A, bad, 1) == -1);
+	CHECK_HAS(sp_store_error(st), "group 'a b'");
+	bad[0] = "";
+	CHECK(sp_store_group_set(st, MAC_A, bad, 1) == -1);
+	bad[0] = "x;DROP";
+	CHECK(sp_store_group_set(st, MAC_A, bad, 1) == -1);
+	many[1] = many[0];
+	CHECK(sp_store_group_set(st, MAC_A, many, 2) == -1);
+	CHECK_HAS(sp_store_error(st), "twice");
+	CHECK(sp_store_group_set(st, MAC_B, two, 2) == -1);
+	CHECK_HAS(sp_store_error(st), "unknown device " MAC_B);
+	CHECK(sp_store_group_get(st, MAC_A, got, SP_GROUPS_PER_DEVICE,
+	    &n) == 0);
+	CHECK(n == SP_GROUPS_PER_DEVICE);
+	/* Cleared. */
+	OK(sp_store_group_set(st, MAC_A, NULL, 0));
+	CHECK(sp_store_group_get(st, MAC_A, got, SP_GROUPS_PER_DEVICE,
+	    &n) == 0);
+	CHECK(n == 0);
+	/* Deleting the device removes its links. */
+	OK(sp_store_group_set(st, MAC_A, two, 2));
+	OK(sp_store_device_delete(st, MAC_A));
+	CHECK(raw_int(s.db, "SELECT count(*) FROM device_groups") == 0);
+	sp_store_close(st);
+out:
+	scratch_free(&s);
+}
+
+/* ---------------------------------------------------------- parameters */
+
+static void
+t_params_profile_order(void)
+{
+	static const char *const g12[] = { "g1", "g2" };
+	static const char *const g21[] = { "g2", "g1" };
+	struct sp_profile *p = NULL;
+	struct scratch s;
+	struct sp_store *st = store_fresh(&s);
+
+	if (st == NULL)
+		goto out;
+	OK(sp_store_device_put(st, MAC_A, "FCH1", "CP-8845-3PCC"));
+	OK(sp_store_group_set(st, MAC_A, g12, 2));
+	/* All four levels set All; fewer set the others. */
+	OK(sp_store_param_set(st, "default", "All", "default", SP_UA_NONE));
+	OK(sp_store_param_set(st, "model:CP-8845-3PCC", "All", "model",
+	    SP_UA_RO));
+	OK(sp_store_param_set(st, "group:g1", "All", "g1", SP_UA_NONE));
+	OK(sp_store_param_set(st, "group:g2", "All", "g2", SP_UA_NONE));
+	OK(sp_store_param_set(st, "device:" MAC_A, "All", "device",
+	    SP_UA_RW));
+	OK(sp_store_param_set(st, "default", "Model_Wins", "default",
+	    SP_UA_NONE));
+	OK(sp_store_param_set(st, "model:CP-8845-3PCC", "Model_Wins",
+	    "model", SP_UA_NA));
+	OK(sp_store_param_set(st, "default", "Group_Order", "default",
+	    SP_UA_NONE));
+	OK(sp_store_param_set(st, "model:CP-8845-3PCC", "Group_Order",
+	    "model", SP_UA_NONE));
+	OK(sp_store_param_set(st, "group:g1", "Group_Order", "g1",
+	    SP_UA_NONE));
+	OK(sp_store_param_set(st, "group:g2", "Group_Order", "g2",
+	    SP_UA_NONE));
+	OK(sp_store_param_set(st, "group:g1", "Only_G1", "g1", SP_UA_NONE));
+	OK(sp_store_param_set(st, "default", "Only_Default", "d",
+	    SP_UA_NONE));
+	/* Scopes that do not apply to this device. */
+	OK(sp_store_param_set(st, "model:CP-7841-3PCC", "All", "other-model",
+	    SP_UA_NONE));
+	OK(sp_store_param_set(st, "group:g3", "All", "g3", SP_UA_NONE));
+	OK(sp_store_param_set(st, "device:" MAC_B, "All", "other-device",
+	    SP_UA_NONE));
+
+	p = sp_profile_new();
+	OK(sp_store_profile(st, MAC_A, "CP-8845-3PCC", p));
+	CHECK_STR(pv(p, "All"), "device|rw");
+	CHECK_STR(pv(p, "Model_Wins"), "model|na");
+	CHECK_STR(pv(p, "Group_Order"), "g2|");
+	CHECK_STR(pv(p, "Only_G1"), "g1|");
+	CHECK_STR(pv(p, "Only_Default"), "d|");
+	CHECK(sp_profile_count(p) == 5);
+	/* Positions: first set wins the position (default's order first). */
+	CHECK_STR(sp_profile_at(p, 0)->name, "All");
+	CHECK_STR(sp_profile_at(p, 4)->name, "Only_G1");
+	sp_profile_free(p);
+
+	/* The group order decides between groups. */
+	OK(sp_store_group_set(st, MAC_A, g21, 2));
+	p = sp_profile_new();
+	OK(sp_store_profile(st, MAC_A, "CP-8845-3PCC", p));
+	CHECK_STR(pv(p, "Group_Order"), "g1|");
+	sp_profile_free(p);
+
+	/* No model: the model scope is skipped. */
+	p = sp_profile_new();
+	OK(sp_store_profile(st, MAC_A, NULL, p));
+	CHECK_STR(pv(p, "Model_Wins"), "default|");
+	sp_profile_free(p);
+	p = sp_profile_new();
+	OK(sp_store_profile(st, MAC_A, "", p));
+	CHECK_STR(pv(p, "Model_Wins"), "default|");
+	CHECK_STR(pv(p, "All"), "device|rw");
+	sp_profile_free(p);
+
+	/* A device without groups or parameters of its own. */
+	p = sp_profile_new();
+	OK(sp_store_profile(st, MAC_C, "CP-7841-3PCC", p));
+	CHECK_STR(pv(p, "All"), "other-model|");
+	CHECK_STR(pv(p, "Only_G1"), "(absent)");
+	sp_profile_free(p);
+
+	/* One scope on its own, over what the profile holds. */
+	p = sp_profile_new();
+	CHECK(sp_profile_set(p, "Keep", "k", 1, SP_UA_NONE) == 0);
+	CHECK(sp_profile_set(p, "All", "before", 6, SP_UA_NONE) == 0);
+	OK(sp_store_param_scope(st, "group:g1", p));
+	CHECK(sp_profile_count(p) == 4);
+	CHECK_STR(pv(p, "Keep"), "k|");
+	CHECK_STR(pv(p, "All"), "g1|");
+	CHECK_STR(pv(p, "Group_Order"), "g1|");
+	sp_profile_free(p);
+	p = sp_profile_new();
+	OK(sp_store_param_scope(st, "group:nobody", p));
+	CHECK(sp_profile_count(p) == 0);
+	CHECK(sp_store_param_scope(st, "nobody", p) == -1);
+	CHECK(sp_store_profile(st, MAC_A, "CP 8845", p) == -1);
+	CHECK_HAS(sp_store_error(st), "model 'CP 8845'");
+	CHECK(sp_store_profile(st, "bad", NULL, p) == -1);
+	sp_profile_free(p);
+	p = NULL;
+
+	/* Replacing a value; parameters of a deleted device go. */
+	OK(sp_store_param_set(st, "default", "All", "default2", SP_UA_RO));
+	p = sp_profile_new();
+	OK(sp_store_param_scope(st, "default", p));
+	CHECK_STR(pv(p, "All"), "default2|ro");
+	sp_profile_free(p);
+	p = NULL;
+	OK(sp_store_device_delete(st, MAC_A));
+	CHECK(raw_int(s.db, "SELECT count(*) FROM params WHERE "
+	    "scope='device:" MAC_A "'") == 0);
+	CHECK(raw_int(s.db, "SELECT count(*) FROM params WHERE "
+	    "scope='device:" MAC_B "'") == 1);
+	sp_store_close(st);
+out:
+	sp_profile_free(p);
+	scratch_free(&s);
+}
+
+static void
+t_param_unset(void)
+{
+	struct sp_profile *p = NULL;
+	struct scratch s;
+	struct sp_store *st = store_fresh(&s);
+
+	if (st == NULL)
+		goto out;
+	OK(sp_store_param_set(st, "default", "A", "1", SP_UA_NONE));
+	OK(sp_store_param_set(st, "device:" MAC_A, "A", "2", SP_UA_NONE));
+	OK(sp_store_param_unset(st, "device:" MAC_A, "A"));
+	p = sp_profile_new();
+	OK(sp_store_profile(st, MAC_A, NULL, p));
+	CHECK_STR(pv(p, "A"), "1|");
+	sp_profile_free(p);
+	/* Unsetting what is not set is not an error. */
+	OK(sp_store_param_unset(st, "device:" MAC_A, "A"));
+	OK(sp_store_param_unset(st, "default", "A"));
+	p = sp_profile_new();
+	OK(sp_store_profile(st, MAC_A, NULL, p));
+	CHECK(sp_profile_count(p) == 0);
+	CHECK(sp_store_param_unset(st, "default", "1A") == -1);
+	CHECK(sp_store_param_unset(st, "devices:" MAC_A, "A") == -1);
+	sp_store_close(st);
+out:
+	sp_profile_free(p);
+	scratch_free(&s);
+}
+
+static void
+t_param_values_refused(void)
+{
+	char *big;
+	struct scratch s;
+	struct sp_store *st = store_fresh(&s);
+
+	if (st == NULL)
+		goto out;
+	CHECK(sp_store_param_set(st, "default", "A", NULL, SP_UA_NONE) == -1);
+	CHECK(sp_store_param_set(st, "default", "A", "bad\x01", SP_UA_NONE) ==
+	    -1);
+	CHECK_HAS(sp_store_error(st), "parameter A");
+	CHECK(sp_store_param_set(st, "default", "A", "\xc3\x28",
+	    SP_UA_NONE) == -1);
+	CHECK(sp_store_param_set(st, "default", "A", "x",
+	    (enum sp_ua)9) == -1);
+	if ((big = malloc(SP_PARAM_VALUE_MAX + 2)) == NULL)
+		abort();
+	memset(big, 'v', SP_PARAM_VALUE_MAX + 1);
+	big[SP_PARAM_VALUE_MAX + 1] = '\0';
+	CHECK(sp_store_param_set(st, "default", "A", big, SP_UA_NONE) == -1);
+	big[SP_PARAM_VALUE_MAX] = '\0';
+	OK(sp_store_param_set(st, "default", "A", big, SP_UA_NONE));
+	free(big);
+	/* UTF-8, tabs and newlines are values like any other. */
+	OK(sp_store_param_set(st, "default", "B", "Caf\xc3\xa9\tline\n2",
+	    SP_UA_NONE));
+	OK(sp_store_param_set(st, "default", "C", "", SP_UA_NONE));
+	CHECK(raw_int(s.db, "SELECT count(*) FROM params") == 3);
+	sp_store_close(st);
+out:
+	scratch_free(&s);
+}
+
+/* ---------------------------------------------------------- generation */
+
+static void
+t_generation(void)
+{
+	static const char *const g1[] = { "g1" };
+	struct sp_profile *p = NULL;
+	struct sp_device d;
+	struct sp_buf b;
+	struct scratch s;
+	struct sp_store *st = store_fresh(&s);
+	struct sp_audit a;
+	uint64_t g, g2;
+	size_t n;
+	char grp[SP_GROUPS_PER_DEVICE][SP_GROUP_NAME_MAX + 1];
+
+	sp_buf_init(&b, 1024);
+	if (st == NULL)
+		goto out;
+	g = gen(st);
+	CHECK(g >= 1);
+#define BUMPS(call) do {						\
+	OK(call);							\
+	g2 = gen(st);							\
+	if (g2 != g + 1) {						\
+		printf("# %s: generation %llu -> %llu\n", #call,	\
+		    (unsigned long long)g, (unsigned long long)g2);	\
+		CHECK(!"bumps");					\
+	}								\
+	g = g2;								\
+} while (0)
+#define KEEPS(call) do {						\
+	CHECK((call) >= 0);						\
+	g2 = gen(st);							\
+	if (g2 != g) {							\
+		printf("# %s: generation %llu -> %llu\n", #call,	\
+		    (unsigned long long)g, (unsigned long long)g2);	\
+		CHECK(!"keeps");					\
+	}								\
+} while (0)
+	BUMPS(sp_store_device_put(st, MAC_A, "FCH1", "CP-8845-3PCC"));
+	KEEPS(sp_store_device_put(st, MAC_A, "FCH1", "CP-8845-3PCC"));
+	KEEPS(sp_store_device_put(st, MAC_A, "FCH2", "CP-8845-3PCC"));
+	BUMPS(sp_store_device_put(st, MAC_A, "FCH2", "CP-8851-3PCC"));
+	BUMPS(sp_store_param_set(st, "default", "A", "1", SP_UA_NONE));
+	BUMPS(sp_store_param_set(st, "default", "A", "2", SP_UA_NONE));
+	BUMPS(sp_store_param_set(st, "default", "A", "2", SP_UA_RO));
+	/* The same value again changes no profile. */
+	KEEPS(sp_store_param_set(st, "default", "A", "2", SP_UA_RO));
+	BUMPS(sp_store_param_unset(st, "default", "A"));
+	KEEPS(sp_store_param_unset(st, "default", "A"));
+	BUMPS(sp_store_group_set(st, MAC_A, g1, 1));
+	BUMPS(sp_store_device_state(st, MAC_A, SP_DEV_QUARANTINED));
+	KEEPS(sp_store_device_state(st, MAC_A, SP_DEV_QUARANTINED));
+	BUMPS(sp_store_device_state(st, MAC_A, SP_DEV_ACTIVE));
+	/* Reads, contacts, reports and audit leave it. */
+	KEEPS(sp_store_device_get(st, MAC_A, &d));
+	KEEPS(sp_store_group_get(st, MAC_A, grp, SP_GROUPS_PER_DEVICE, &n));
+	p = sp_profile_new();
+	KEEPS(sp_store_profile(st, MAC_A, "CP-8851-3PCC", p));
+	KEEPS(sp_store_param_scope(st, "default", p));
+	KEEPS(sp_store_device_seen(st, MAC_A, 1000, "192.0.2.1", "UA",
+	    "01AB", "\"e\""));
+	KEEPS(sp_store_report_add(st, MAC_A, 1001, "status", "x", 1, NULL));
+	KEEPS(sp_store_report_last(st, MAC_A, NULL, &b));
+	memset(&a, 0, sizeof(a));
+	a.event = "profile";
+	a.ip = "192.0.2.1";
+	a.route = "/prov/x";
+	KEEPS(sp_store_audit_append(st, &a));
+	/* Refused writes leave it. */
+	KEEPS(sp_store_param_set(st, "bad", "A", "1", SP_UA_NONE) == -1 ?
+	    0 : -1);
+	BUMPS(sp_store_device_delete(st, MAC_A));
+	/* It survives a reopen. */
+	sp_store_close(st);
+	{
+		struct sp_err err;
+
+		st = sp_store_open(s.url, &err);
+		CHECK(st != NULL);
+		if (st != NULL)
+			CHECK(gen(st) == g);
+	}
+#undef BUMPS
+#undef KEEPS
+	sp_store_close(st);
+out:
+	sp_profile_free(p);
+	sp_buf_release(&b);
+	scratch_free(&s);
+}
+
+/* ---------------------------------------------------------- validation */
+
+static void
+t_scope_check(void)
+{
+	static const struct {
+		const char	*scope;
+		int		 ok;
+		const char	*why;
+	} tab[] = {
+		{ "default", 1, NULL },
+		{ "model:CP-8845-3PCC", 1, NULL },
+		{ "model:a", 1, NULL },
+		{ "model:" A64, 1, NULL },
+		{ "group:site.paris_1-a", 1, NULL },
+		{ "device:000e08abcdef", 1, NULL },
+		{ "", 0, "expected default, model:, group: or device:" },
+		{ "Default", 0, "expected default" },
+		{ "default ", 0, "expected default" },
+		{ "grp:x", 0, "scope 'grp:x': expected default, model:, "
+		    "group: or device:" },
+		{ "model:", 0, "a model name is 1 to 64" },
+		{ "group:", 0, "a group name" },
+		{ "model:" A64 "a", 0, "1 to 64" },
+		{ "group:a b", 0, "a group name" },
+		{ "group:x'; DROP TABLE params; --", 0, "a group name" },
+		{ "group:x\n", 0, "'group:x\\x0a'" },
+		{ "group:caf\xc3\xa9", 0, "a group name" },
+		{ "device:000E08ABCDEF", 0, "12 lower-case hex digits" },
+		{ "device:00:0e:08:ab:cd:ef", 0, "by its MAC" },
+		{ "device:000e08abcdef0", 0, "by its MAC" },
+		{ "device:", 0, "by its MAC" },
+		{ "model:a:b", 0, "a model name" },
+	};
+	struct sp_err err;
+	char name[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		ROW_BEGIN();
+		err.msg[0] = '\0';
+		if (tab[i].ok)
+			CHECK(sp_store_scope_check(tab[i].scope, &err) == 0);
+		else {
+			CHECK(sp_store_scope_check(tab[i].scope, &err) == -1);
+			CHECK_HAS(err.msg, tab[i].why);
+		}
+		snprintf(name, sizeof(name), "scope_check row %zu", i);
+		ROW_END(name);
+	}
+	ROW_BEGIN();
+	CHECK(sp_store_scope_check(NULL, &err) == -1);
+	ROW_END("scope_check NULL");
+}
+
+static void
+t_sql_metachars(void)
+{
+	static const char *const values[] = { INERT, "a'b\"c", "x; --",
+	    "Robert'); DROP TABLE params;--", "%s%n", "\\' OR 1=1 --",
+	    "<tag attr=\"1\">&amp;</tag>" };
+	struct sp_profile *p = NULL;
+	struct sp_device d;
+	struct scratch s;
+	struct sp_store *st = store_fresh(&s);
+	char name[16];
+	size_t i;
+
+	if (st == NULL)
+		goto out;
+	OK(sp_store_device_put(st, MAC_A, "O'Brien\"; --", "CP-8845-3PCC"));
+	for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		snprintf(name, sizeof(name), "P%zu", i);
+		OK(sp_store_param_set(st, "device:" MAC_A, name, values[i],
+		    SP_UA_NONE));
+	}
+	p = sp_profile_new();
+	OK(sp_store_profile(st, MAC_A, "CP-8845-3PCC", p));
+	for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		const struct sp_param *q;
+
+		snprintf(name, sizeof(name), "P%zu", i);
+		q = sp_profile_get(p, name);
+		CHECK(q != NULL && q->valuelen == strlen(values[i]) &&
+		    memcmp(q->value, values[i], q->valuelen) == 0);
+	}
+	OK(sp_store_device_seen(st, MAC_A, 5, "1.2.3.4'--", INERT, NULL,
+	    NULL));
+	CHECK(sp_store_device_get(st, MAC_A, &d) == 0);
+	CHECK_STR(d.serial, "O'Brien\"; --");
+	CHECK_STR(d.user_agent, INERT);
+	CHECK_STR(d.last_ip, "1.2.3.4'--");
+	/* Where the character set excludes them, they are refused. */
+	CHECK(sp_store_param_set(st, "default", "A'; --", "x", SP_UA_NONE) ==
+	    -1);
+	CHECK_HAS(sp_store_error(st), "parameter name 'A\\'; --'");
+	CHECK(sp_store_param_set(st, "model:x'--", "A", "x", SP_UA_NONE) ==
+	    -1);
+	CHECK(sp_store_device_put(st, "000e08abcde'", "s", "m") == -1);
+	CHECK(sp_store_device_put(st, MAC_B, "s", "m';--") == -1);
+	CHECK(sp_store_report_add(st, MAC_A, 1, "x';--", "b", 1, NULL) == -1);
+	/* Every table is still there and holds what it should. */
+	CHECK(raw_int(s.db, "SELECT count(*) FROM devices") == 1);
+	CHECK(raw_int(s.db, "SELECT count(*) FROM params") ==
+	    (int64_t)(sizeof(values) / sizeof(values[0])));
+	sp_store_close(st);
+out:
+	sp_profile_free(p);
+	scratch_free(&s);
+}
+
+/* ------------------------------------------------------------- reports */
+
+static void
+t_reports(void)
+{
+	static const char body1[] = "<flat-profile><Software_Version>"
+	    "sip88xx.12-0-1</Software_Version></flat-profile>";
+	static const char bin[] = { 'a', '\0', 'b', '\xff', '\0' };
+	struct sp_profile *parsed = NULL;
+	struct sp_err err = { "" };
+	struct sp_device d;
+	struct sp_buf b, small;
+	struct scratch s;
+	struct sp_store *st = store_fresh(&s);
+	time_t when = 0;
+
+	sp_buf_init(&b, SP_REPORT_MAX);
+	sp_buf_init(&small, 4);
+	if (st == NULL)
+		goto out;
+	OK(sp_store_device_put(st, MAC_A, "FCH1", "CP-8845-3PCC"));
+	CHECK(sp_store_report_last(st, MAC_A, &when, &b) == 1);
+	parsed = sp_profile_parse(body1, strlen(body1), &err);
+	CHECK(parsed != NULL);
+	OK(sp_store_report_add(st, MAC_A, 1000, "config", body1,
+	    strlen(body1), parsed));
+	CHECK(sp_store_report_last(st, MAC_A, &when, &b) == 0);
+	CHECK(when == 1000);
+	CHECK(b.len == strlen(body1) && memcmp(b.data, body1, b.len) == 0);
+	CHECK(sp_store_device_get(st, MAC_A, &d) == 0);
+	CHECK(d.last_report == 1000);
+	CHECK_STR(d.firmware, "sip88xx.12-0-1");
+	CHECK(raw_int(s.db, "SELECT count(*) FROM reports WHERE parsed "
+	    "LIKE '%<Software_Version>sip88xx.12-0-1</Software_Version>%'") ==
+	    1);
+	/* A report that did not parse: body kept, firmware unchanged. */
+	OK(sp_store_report_add(st, MAC_A, 1100, "status", bin, sizeof(bin),
+	    NULL));
+	CHECK(sp_store_report_last(st, MAC_A, &when, &b) == 0);
+	CHECK(when == 1100);
+	CHECK(b.len == sizeof(bin) && memcmp(b.data, bin, b.len) == 0);
+	CHECK(sp_store_device_get(st, MAC_A, &d) == 0);
+	CHECK(d.last_report == 1100);
+	CHECK_STR(d.firmware, "sip88xx.12-0-1");
+	CHECK(raw_int(s.db, "SELECT count(*) FROM reports WHERE parsed IS "
+	    "NULL") == 1);
+	/* An empty body. */
+	OK(sp_store_report_add(st, MAC_A, 1200, "status", NULL, 0, NULL));
+	CHECK(sp_store_report_last(st, MAC_A, &when, &b) == 0);
+	CHECK(b.len == 0 && when == 1200);
+	/* A buffer too small says so. */
+	OK(sp_store_report_add(st, MAC_A, 1300, "status", "123456", 6, NULL));
+	CHECK(sp_store_report_last(st, MAC_A, NULL, &small) == -1);
+	CHECK_HAS(sp_store_error(st), "does not fit");
+	/* Unknown device, bad kind, oversized. */
+	CHECK(sp_store_report_add(st, MAC_B, 1, "status", "x", 1, NULL) == -1);
+	CHECK_HAS(sp_store_error(st), "unknown device " MAC_B);
+	CHECK(sp_store_device_get(st, MAC_B, &d) == 1);
+	CHECK(sp_store_report_add(st, MAC_A, 1, "", "x", 1, NULL) == -1);
+	CHECK(sp_store_report_add(st, MAC_A, 1, "status", "x",
+	    SP_REPORT_MAX + 1, NULL) == -1);
+	CHECK(sp_store_report_add(st, MAC_A, 1, "status", NULL, 3, NULL) ==
+	    -1);
+	CHECK(raw_int(s.db, "SELECT count(*) FROM reports") == 4);
+	/* Deleting the device deletes its reports. */
+	OK(sp_store_device_delete(st, MAC_A));
+	CHECK(raw_int(s.db, "SELECT count(*) FROM reports") == 0);
+	sp_store_close(st);
+out:
+	sp_profile_free(parsed);
+	sp_buf_release(&b);
+	sp_buf_release(&small);
+	scratch_free(&s);
+}
+
+/* ------------------------------------------------------------ contacts */
+
+static void
+t_device_seen(void)
+{
+	char ua[3 * SP_USER_AGENT_MAX];
+	struct sp_device d;
+	struct scratch s;
+	struct sp_store *st = store_fresh(&s);
+	size_t i, len;
+
+	if (st == NULL)
+		goto out;
+	OK(sp_store_device_put(st, MAC_A, "FCH1", "CP-8845-3PCC"));
+	OK(sp_store_device_seen(st, MAC_A, 1000, "192.0.2.7",
+	    "Cisco-CP-8845-3PCC/12.0.1 (00562b043615)", "01AB", "\"e1\""));
+	CHECK(sp_store_device_get(st, MAC_A, &d) == 0);
+	CHECK(d.first_seen == 1000 && d.last_seen == 1000);
+	CHECK_STR(d.last_ip, "192.0.2.7");
+	CHECK_STR(d.user_agent, "Cisco-CP-8845-3PCC/12.0.1 (00562b043615)");
+	CHECK_STR(d.cert_serial, "01AB");
+	CHECK_STR(d.etag, "\"e1\"");
+	/* NULL leaves a field; first_seen stays. */
+	OK(sp_store_device_seen(st, MAC_A, 2000, "2001:db8::1", NULL, NULL,
+	    NULL));
+	CHECK(sp_store_device_get(st, MAC_A, &d) == 0);
+	CHECK(d.first_seen == 1000 && d.last_seen == 2000);
+	CHECK_STR(d.last_ip, "2001:db8::1");
+	CHECK_STR(d.user_agent, "Cisco-CP-8845-3PCC/12.0.1 (00562b043615)");
+	CHECK_STR(d.cert_serial, "01AB");
+	CHECK_STR(d.etag, "\"e1\"");
+	/* A renewed certificate: a second device_certs row. */
+	OK(sp_store_device_seen(st, MAC_A, 3000, "192.0.2.7", "UA", "02CD",
+	    "\"e2\""));
+	OK(sp_store_device_seen(st, MAC_A, 4000, "192.0.2.7", "UA", "02CD",
+	    NULL));
+	CHECK(sp_store_device_get(st, MAC_A, &d) == 0);
+	CHECK_STR(d.cert_serial, "02CD");
+	CHECK_STR(d.etag, "\"e2\"");
+	CHECK(raw_int(s.db, "SELECT count(*) FROM device_certs WHERE mac='"
+	    MAC_A "'") == 2);
+	CHECK(raw_int(s.db, "SELECT first_seen FROM device_certs WHERE "
+	    "cert_serial='01AB'") == 1000);
+	/* The contact at 2000 named no certificate. */
+	CHECK(raw_int(s.db, "SELECT last_seen FROM device_certs WHERE "
+	    "cert_serial='01AB'") == 1000);
+	CHECK(raw_int(s.db, "SELECT first_seen FROM device_certs WHERE "
+	    "cert_serial='02CD'") == 3000);
+	CHECK(raw_int(s.db, "SELECT last_seen FROM device_certs WHERE "
+	    "cert_serial='02CD'") == 4000);
+	/* A long User-Agent of 2-byte characters is cut between them. */
+	for (i = 0; i + 2 < sizeof(ua); i += 2) {
+		ua[i] = '\xc3';
+		ua[i + 1] = '\xa9';
+	}
+	ua[i] = '\0';
+	OK(sp_store_device_seen(st, MAC_A, 5000, NULL, ua, NULL, NULL));
+	CHECK(sp_store_device_get(st, MAC_A, &d) == 0);
+	len = strlen(d.user_agent);
+	CHECK(len == SP_USER_AGENT_MAX - 1);	/* 255 is odd: 254 */
+	CHECK(memcmp(d.user_agent, ua, len) == 0);
+	/* Unknown devices are not created by a contact. */
+	CHECK(sp_store_device_seen(st, MAC_B, 1, "192.0.2.8", "UA", "03",
+	    NULL) == -1);
+	CHECK_HAS(sp_store_error(st), "unknown device " MAC_B);
+	CHECK(sp_store_device_get(st, MAC_B, &d) == 1);
+	CHECK(raw_int(s.db, "SELECT count(*) FROM device_certs WHERE mac='"
+	    MAC_B "'") == 0);
+	/* Identity fields too long are refused, not cut. */
+	{
+		char ser[100];
+
+		memset(ser, 'A', sizeof(ser) - 1);
+		ser[sizeof(ser) - 1] = '\0';
+		CHECK(sp_store_device_seen(st, MAC_A, 1, NULL, NULL, ser,
+		    NULL) == -1);
+		CHECK(sp_store_device_seen(st, MAC_A, 1, NULL, NULL, NULL,
+		    ser) == -1);
+	}
+	sp_store_close(st);
+out:
+	scratch_free(&s);
+}
+
+/* -------------------------------------------------------- transactions */
+
+static void
+t_transactions(void)
+{
+	struct sp_device d;
+	struct scratch s;
+	struct sp_store *st = store_fresh(&s);
+
+	if (st == NULL)
+		goto out;
+	OK(sp_store_begin(st));
+	CHECK(sp_store_begin(st) == -1);
+	OK(sp_store_device_put(st, MAC_A, "FCH1", "m"));
+	sp_store_rollback(st);
+	CHECK(sp_store_device_get(st, MAC_A, &d) == 1);
+	OK(sp_store_begin(st));
+	OK(sp_store_device_put(st, MAC_A, "FCH1", "m"));
+	/* A failing operation undoes itself, not the transaction. */
+	CHECK(sp_store_device_state(st, MAC_B, SP_DEV_QUARANTINED) == -1);
+	CHECK(sp_store_report_add(st, MAC_B, 1, "status", "x", 1, NULL) ==
+	    -1);
+	OK(sp_store_device_put(st, MAC_C, "FCH3", "m"));
+	OK(sp_store_commit(st));
+	CHECK(sp_store_commit(st) == -1);
+	CHECK(sp_store_device_get(st, MAC_A, &d) == 0);
+	CHECK(sp_store_device_get(st, MAC_C, &d) == 0);
+	sp_store_rollback(st);		/* none open: nothing happens */
+	sp_store_close(st);
+out:
+	scratch_free(&s);
+}
+
+/* --------------------------------------------------------------- audit */
+
+static void
+audit_fill(struct sp_audit *a, int i)
+{
+	static char route[64];
+
+	memset(a, 0, sizeof(*a));
+	snprintf(route, sizeof(route), "/prov/%s.xml?i=%d", MAC_A, i);
+	a->when = 1700000000 + i;
+	a->event = i % 3 == 0 ? "refused" : "profile";
+	a->mac = i % 5 == 0 ? NULL : MAC_A;
+	a->cert_serial = i % 7 == 0 ? NULL : "01AB";
+	a->ip = "192.0.2.1";
+	a->route = route;
+	a->status = i % 3 == 0 ? 403 : 200;
+	a->etag = i % 2 ? "\"abc\"" : NULL;
+}
+
+/* A store with n entries; NULL (failed check) on error. */
+static struct sp_store *
+audit_fresh(struct scratch *s, int n)
+{
+	struct sp_store *st = store_fresh(s);
+	struct sp_audit a;
+	int i;
+
+	for (i = 1; st != NULL && i <= n; i++) {
+		audit_fill(&a, i);
+		OK(sp_store_audit_append(st, &a));
+	}
+	return st;
+}
+
+static void
+t_audit_chain(void)
+{
+	struct scratch s;
+	struct sp_store *st = audit_fresh(&s, 100);
+	int64_t bad = -7;
+
+	if (st == NULL)
+		goto out;
+	OK(sp_store_audit_verify(st, &bad));
+	CHECK(bad == 0);
+	CHECK(raw_int(s.db, "SELECT count(*) FROM audit") == 100);
+	CHECK(raw_int(s.db, "SELECT max(seq) FROM audit") == 100);
+	CHECK(raw_int(s.db, "SELECT count(*) FROM audit WHERE prev_hash="
+	    "'0000000000000000000000000000000000000000000000000000000000000000'"
+	    ) == 1);
+	/* The table refuses edits from anyone who leaves the triggers. */
+	CHECK(raw_exec(s.db, "UPDATE audit SET status=200 WHERE seq=3") ==
+	    -1);
+	CHECK(raw_exec(s.db, "DELETE FROM audit WHERE seq=3") == -1);
+	/* An empty trail verifies. */
+	{
+		struct scratch s2;
+		struct sp_store *st2 = store_fresh(&s2);
+
+		if (st2 != NULL) {
+			bad = -1;
+			OK(sp_store_audit_verify(st2, &bad));
+			CHECK(bad == 0);
+		}
+		sp_store_close(st2);
+		scratch_free(&s2);
+	}
+	/* Refused entries. */
+	{
+		struct sp_audit a;
+
+		audit_fill(&a, 1);
+		a.event = NULL;
+		CHECK(sp_store_audit_append(st, &a) == -1);
+		a.event = "bad event";
+		CHECK(sp_store_audit_append(st, &a) == -1);
+		a.event = "profile";
+		a.mac = "000E08ABCDEF";
+		CHECK(sp_store_audit_append(st, &a) == -1);
+		CHECK(sp_store_audit_append(st, NULL) == -1);
+	}
+	OK(sp_store_audit_verify(st, &bad));
+	sp_store_close(st);
+out:
+	scratch_free(&s);
+}
+
+/* Tampering (SQL run on the file) that verify must catch at seq. */
+static void
+tamper_case(const char *sql, int64_t want)
+{
+	struct scratch s;
+	struct sp_store *st = audit_fresh(&s, 100);
+	int64_t bad = 0;
+
+	if (st == NULL)
+		goto out;
+	CHECK(raw_exec(s.db, "DROP TRIGGER audit_no_update;"
+	    "DROP TRIGGER audit_no_delete;") == 0);
+	CHECK(raw_exec(s.db, sql) == 0);
+	CHECK(sp_store_audit_verify(st, &bad) == -1);
+	if (bad != want) {
+		printf("# %s: bad %lld, expected %lld (%s)\n", sql,
+		    (long long)bad, (long long)want, sp_store_error(st));
+		CHECK(bad == want);
+	}
+	CHECK_HAS(sp_store_error(st), "audit: ");
+	sp_store_close(st);
+out:
+	scratch_free(&s);
+}
+
+static void
+t_audit_tamper(void)
+{
+	static const struct {
+		const char	*sql;
+		int64_t		 bad;
+	} tab[] = {
+		{ "UPDATE audit SET route='/prov/other.xml' WHERE seq=37", 37 },
+		{ "UPDATE audit SET status=200 WHERE seq=3", 3 },
+		{ "UPDATE audit SET time=time+1 WHERE seq=64", 64 },
+		{ "UPDATE audit SET mac=NULL WHERE seq=2", 2 },
+		{ "UPDATE audit SET etag='' WHERE seq=10", 10 },
+		{ "UPDATE audit SET event='profile' WHERE seq=99", 99 },
+		{ "UPDATE audit SET ip='192.0.2.1' || char(0) || 'x' "
+		    "WHERE seq=5", 5 },
+		{ "UPDATE audit SET status='200' WHERE seq=6", 6 },
+		{ "UPDATE audit SET status='403x' WHERE seq=9", 9 },
+		/* An altered hash: caught at its entry. */
+		{ "UPDATE audit SET hash=CASE WHEN substr(hash, 1, 1)='0' "
+		    "THEN '1' ELSE '0' END || substr(hash, 2) WHERE seq=20",
+		    20 },
+		{ "UPDATE audit SET prev_hash=(SELECT hash FROM audit WHERE "
+		    "seq=40) WHERE seq=42", 42 },
+		/* Removed entries: the first missing one. */
+		{ "DELETE FROM audit WHERE seq=50", 50 },
+		{ "DELETE FROM audit WHERE seq BETWEEN 60 AND 70", 60 },
+		{ "DELETE FROM audit WHERE seq=1", 1 },
+		{ "DELETE FROM audit WHERE seq=100", 100 },
+		{ "DELETE FROM audit", 1 },
+		/* Renumbered to hide a removal. */
+		{ "DELETE FROM audit WHERE seq=100;"
+		    "UPDATE audit SET seq=100 WHERE seq=99", 99 },
+		/* Head rewritten, trail not. */
+		{ "UPDATE meta SET value=value+1 WHERE key='audit_seq'", 101 },
+	};
+	char name[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		ROW_BEGIN();
+		tamper_case(tab[i].sql, tab[i].bad);
+		snprintf(name, sizeof(name), "audit tamper row %zu", i);
+		ROW_END(name);
+	}
+}
+
+static void
+t_audit_two_connections(void)
+{
+	struct sp_err err = { "" };
+	struct sp_store *st2 = NULL;
+	struct scratch s;
+	struct sp_store *st = store_fresh(&s);
+	struct sp_audit a;
+	int64_t bad = 0;
+	int i;
+
+	if (st == NULL)
+		goto out;
+	if ((st2 = sp_store_open(s.url, &err)) == NULL) {
+		printf("# %s\n", err.msg);
+		CHECK(!"second open");
+		goto out;
+	}
+	for (i = 1; i <= 100; i++) {
+		audit_fill(&a, i);
+		if (i % 2)
+			OK(sp_store_audit_append(st, &a));
+		else
+			CHECK(sp_store_audit_append(st2, &a) == 0);
+	}
+	OK(sp_store_audit_verify(st, &bad));
+	CHECK(sp_store_audit_verify(st2, &bad) == 0);
+	CHECK(raw_int(s.db, "SELECT count(*) FROM audit") == 100);
+	/* An append inside a caller's transaction joins the chain too. */
+	OK(sp_store_begin(st));
+	audit_fill(&a, 101);
+	OK(sp_store_audit_append(st, &a));
+	OK(sp_store_commit(st));
+	audit_fill(&a, 102);
+	CHECK(sp_store_audit_append(st2, &a) == 0);
+	OK(sp_store_audit_verify(st, &bad));
+out:
+	sp_store_close(st2);
+	sp_store_close(st);
+	scratch_free(&s);
+}
+
+/* Processes appending at once, each with its own connection. */
+static void
+t_audit_processes(void)
+{
+	enum { NPROC = 4, EACH = 50 };
+	struct scratch s;
+	struct sp_store *st = store_fresh(&s);
+	int64_t bad = 0;
+	pid_t pids[NPROC];
+	int i, status;
+
+	if (st == NULL)
+		goto out;
+	/* No SQLite connection may cross a fork: children open their own. */
+	sp_store_close(st);
+	st = NULL;
+	for (i = 0; i < NPROC; i++) {
+		if ((pids[i] = fork()) == -1)
+			abort();
+		if (pids[i] == 0) {
+			struct sp_err err;
+			struct sp_store *c = sp_store_open(s.url, &err);
+			struct sp_audit a;
+			int j, rc = c == NULL;
+
+			for (j = 0; c != NULL && j < EACH; j++) {
+				audit_fill(&a, i * EACH + j);
+				if (sp_store_audit_append(c, &a) == -1) {
+					printf("# child: %s\n",
+					    sp_store_error(c));
+					rc = 1;
+					break;
+				}
+			}
+			sp_store_close(c);
+			fflush(stdout);
+			_exit(rc);
+		}
+	}
+	for (i = 0; i < NPROC; i++) {
+		CHECK(waitpid(pids[i], &status, 0) == pids[i]);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	{
+		struct sp_err err = { "" };
+
+		if ((st = sp_store_open(s.url, &err)) == NULL) {
+			printf("# %s\n", err.msg);
+			CHECK(!"reopen");
+			goto out;
+		}
+	}
+	OK(sp_store_audit_verify(st, &bad));
+	CHECK(raw_int(s.db, "SELECT count(*) FROM audit") == NPROC * EACH);
+	sp_store_close(st);
+out:
+	scratch_free(&s);
+}
+
+int
+main(void)
+{
+	RUN(t_open_creates_schema);
+	RUN(t_open_newer_refused);
+	RUN(t_open_not_a_store);
+	RUN(t_url_refused);
+	RUN(t_devices);
+	RUN(t_quarantine);
+	RUN(t_groups);
+	RUN(t_params_profile_order);
+	RUN(t_param_unset);
+	RUN(t_param_values_refused);
+	RUN(t_generation);
+	RUN(t_scope_check);
+	RUN(t_sql_metachars);
+	RUN(t_reports);
+	RUN(t_device_seen);
+	RUN(t_transactions);
+	RUN(t_audit_chain);
+	RUN(t_audit_tamper);
+	RUN(t_audit_two_connections);
+	RUN(t_audit_processes);
+	return t_done();
+}
