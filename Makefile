@@ -74,7 +74,7 @@ asan: build-asan/sprov-ca build-asan/sprovd \
 deps:
 	@scripts/install-deps
 
-# The main job on embedded defaults: a CA end to end in a scratch dir.
+# The main job on embedded defaults: a demo CA, devices, and sprovd.
 run: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo

@@ -1226,6 +1226,7 @@ params_into(struct sp_store *s, sqlite3_stmt *st, int col,
 {
 	const char *name, *value, *uas;
 	enum sp_ua ua;
+	char q[400];
 	int rc;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1239,7 +1240,9 @@ params_into(struct sp_store *s, sqlite3_stmt *st, int col,
 		}
 		if (sp_profile_set(prof, name, value,
 		    (size_t)sqlite3_column_bytes(st, col + 1), ua) == -1) {
-			sp_err_set(&s->err, "parameter %s: %s", name,
+			/* Checked when stored: the database was edited. */
+			sp_store_quote(q, sizeof(q), name);
+			sp_err_set(&s->err, "store: parameter '%s': %s", q,
 			    sp_profile_error(prof));
 			goto fail;
 		}

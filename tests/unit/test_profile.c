@@ -596,27 +596,31 @@ t_render_cap(void)
 {
 	struct sp_profile *p = sp_profile_new();
 	struct sp_buf out;
-	size_t max;
+	size_t full, max;
+	int bad = 0;
 
-	CHECK(sp_profile_set(p, "A", "&&&&&&&&&&", 10, SP_UA_NONE) == 0);
+	CHECK(sp_profile_set(p, "A", "&&x&&", 5, SP_UA_NONE) == 0);
+	CHECK(sp_profile_set(p, "B", " b ", 3, SP_UA_RO) == 0);
 	sp_buf_init(&out, 1 << 16);
 	CHECK(sp_profile_render(p, &out) == 0);
-	max = out.len;
+	full = out.len;
 	sp_buf_release(&out);
-	/* Exactly enough, then one byte short: -1 and out as it was. */
-	sp_buf_init(&out, max);
-	CHECK(sp_profile_render(p, &out) == 0);
-	sp_buf_release(&out);
-	sp_buf_init(&out, max + 2);
+	/* Every cap short of the whole: -1 and out as it was. */
+	for (max = 2; max < full + 2; max++) {
+		sp_buf_init(&out, max);
+		if (sp_buf_append(&out, "xy", 2) == -1 ||
+		    sp_profile_render(p, &out) != -1 || out.len != 2 ||
+		    strcmp(out.data, "xy") != 0)
+			bad++;
+		sp_buf_release(&out);
+	}
+	CHECK(bad == 0);
+	sp_buf_init(&out, full + 2);
 	CHECK(sp_buf_append(&out, "xy", 2) == 0);
 	CHECK(sp_profile_render(p, &out) == 0);
+	CHECK(out.len == full + 2);
 	sp_buf_release(&out);
-	sp_buf_init(&out, max + 1);
-	CHECK(sp_buf_append(&out, "xy", 2) == 0);
-	CHECK(sp_profile_render(p, &out) == -1);
-	CHECK(out.len == 2);
-	CHECK_STR(out.data, "xy");
-	sp_buf_release(&out);
+	/* Nothing appended yet: stays empty. */
 	sp_buf_init(&out, 10);
 	CHECK(sp_profile_render(p, &out) == -1);
 	CHECK(out.len == 0);

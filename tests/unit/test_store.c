@@ -158,6 +158,15 @@ t_open_creates_schema(void)
 		goto out;
 	CHECK(stat(s.db, &sb) == 0 && (sb.st_mode & 0777) == 0600);
 	OK(sp_store_device_put(st, MAC_A, "FCH1", "CP-8845-3PCC"));
+	/* The WAL files SQLite makes beside it take the same mode. */
+	{
+		char wal[PATH_MAX + 8];
+
+		snprintf(wal, sizeof(wal), "%s-wal", s.db);
+		CHECK(stat(wal, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+		snprintf(wal, sizeof(wal), "%s-shm", s.db);
+		CHECK(stat(wal, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+	}
 	sp_store_close(st);
 	CHECK(raw_int(s.db, "SELECT version FROM schema_version") == 1);
 	CHECK(raw_int(s.db, "SELECT count(*) FROM sqlite_schema WHERE "
