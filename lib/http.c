@@ -125,6 +125,8 @@ request_line(struct sp_http_req *r, const char *l, size_t n)
 		r->method = SP_HTTP_POST;
 	else if (mlen == 3 && memcmp(l, "PUT", 3) == 0)
 		r->method = SP_HTTP_PUT;
+	else if (mlen == 6 && memcmp(l, "DELETE", 6) == 0)
+		r->method = SP_HTTP_DELETE;
 	else
 		r->method = SP_HTTP_OTHER;
 	if (n - (size_t)(sp2 + 1 - l) != 8 || memcmp(sp2 + 1, "HTTP/1.", 7))

@@ -22,6 +22,7 @@ enum sp_http_method {
 	SP_HTTP_HEAD,
 	SP_HTTP_POST,
 	SP_HTTP_PUT,
+	SP_HTTP_DELETE,
 	SP_HTTP_OTHER,		/* parsed, answered 405/501 by the caller */
 };
 

@@ -10,6 +10,8 @@
 static const struct sp_cfg_key schema[] = {
 	{ "listen", SP_CFG_REPEAT | SP_CFG_REQUIRED },
 	{ "listen_report", 0 },
+	{ "admin_listen", SP_CFG_REPEAT },
+	{ "admin_ca", SP_CFG_REPEAT },
 	{ "cert", SP_CFG_REPEAT | SP_CFG_REQUIRED },
 	{ "key", SP_CFG_REPEAT | SP_CFG_REQUIRED },
 	{ "client_ca", SP_CFG_REPEAT | SP_CFG_REQUIRED },
@@ -76,6 +78,14 @@ conf_load(const char *path, struct sprovd_conf *conf, struct sp_cfg **cfgp)
 		snprintf(conf->listen[conf->nlisten++], sizeof(conf->listen[0]),
 		    "%s", v);
 	}
+	for (idx = 0; (v = sp_cfg_next(c, "admin_listen", &idx)) != NULL;) {
+		if (conf->nadmin == SPROVD_MAX_LISTEN)
+			return bad(c, path, "admin_listen", "too many lines");
+		if (strlen(v) >= sizeof(conf->admin_listen[0]))
+			return bad(c, path, "admin_listen", "address too long");
+		snprintf(conf->admin_listen[conf->nadmin++],
+		    sizeof(conf->admin_listen[0]), "%s", v);
+	}
 	for (idx = 0; (v = sp_cfg_next(c, "cert", &idx)) != NULL;) {
 		if (conf->tls.ncerts == SP_TLS_MAX_CERTS)
 			return bad(c, path, "cert", "too many certificates");
@@ -96,6 +106,18 @@ conf_load(const char *path, struct sprovd_conf *conf, struct sp_cfg **cfgp)
 		conf->tls.client_ca[conf->tls.nclient_ca++] = v;
 	}
 	conf->tls.crl = sp_cfg_get(c, "crl");
+	/* The admin listener: same server certificates, operators' CAs. */
+	conf->admin_tls = conf->tls;
+	conf->admin_tls.nclient_ca = 0;
+	conf->admin_tls.crl = NULL;
+	for (idx = 0; (v = sp_cfg_next(c, "admin_ca", &idx)) != NULL;) {
+		if (conf->admin_tls.nclient_ca == SP_TLS_MAX_CAS)
+			return bad(c, path, "admin_ca", "too many admin CAs");
+		conf->admin_tls.client_ca[conf->admin_tls.nclient_ca++] = v;
+	}
+	if (conf->nadmin > 0 && conf->admin_tls.nclient_ca == 0)
+		return bad(c, path, "admin_listen", "needs admin_ca: the admin "
+		    "API takes operators' certificates only");
 	conf->tls.insecure_old_versions =
 	    sp_cfg_get(c, "insecure_old_versions") != NULL;
 	conf->listen_report = sp_cfg_get(c, "listen_report");

@@ -192,14 +192,14 @@ int
 main(int argc, char *argv[])
 {
 	struct sprovd_conf conf;
-	struct sp_tls_server *tls = NULL;
+	struct sp_tls_server *tls = NULL, *admin_tls = NULL;
 	struct sp_store *st;
 	struct writer *wr = NULL;
 	struct sp_cfg *cfg = NULL;
 	struct sp_log *log = NULL;
 	struct sp_err err;
 	const char *file = NULL;
-	int fds[SPROVD_MAX_LISTEN], ch, debug = 0, check = 0, verbose = 0;
+	int fds[2 * SPROVD_MAX_LISTEN], ch, debug = 0, check = 0, verbose = 0;
 	int rc = 1;
 	size_t nfds = 0, i;
 
@@ -222,6 +222,11 @@ main(int argc, char *argv[])
 	}
 	if (check_certs(tls, &conf) == -1)
 		goto out;
+	if (conf.nadmin > 0 && (admin_tls = sp_tls_server_new(&conf.admin_tls,
+	    &err)) == NULL) {
+		fprintf(stderr, "sprovd: admin: %s\n", err.msg);
+		goto out;
+	}
 	if ((st = sp_store_open(conf.store, &err)) == NULL) {
 		fprintf(stderr, "sprovd: store %s: %s\n", conf.store, err.msg);
 		goto out;
@@ -234,6 +239,16 @@ main(int argc, char *argv[])
 	}
 	for (i = 0; i < conf.nlisten; i++) {
 		if (bind_one(conf.listen[i], &fds[nfds]) == -1)
+			goto out;
+		nfds++;
+	}
+	/* Admin listeners last: server_run tells them apart by position. */
+	for (i = 0; i < conf.nadmin; i++) {
+		if (nfds == sizeof(fds) / sizeof(fds[0])) {
+			fprintf(stderr, "sprovd: too many listeners\n");
+			goto out;
+		}
+		if (bind_one(conf.admin_listen[i], &fds[nfds]) == -1)
 			goto out;
 		nfds++;
 	}
@@ -258,13 +273,15 @@ main(int argc, char *argv[])
 	sp_log(log, SP_LOG_INFO, "serving on %zu listener%s with %ld "
 	    "worker%s", nfds, nfds == 1 ? "" : "s", conf.workers,
 	    conf.workers == 1 ? "" : "s");
-	rc = server_run(&conf, tls, fds, nfds, wr, log) == 0 ? 0 : 1;
+	rc = server_run(&conf, tls, admin_tls, fds, nfds, conf.nadmin, wr,
+	    log) == 0 ? 0 : 1;
 	sp_log(log, SP_LOG_INFO, "stopped");
 out:
 	writer_stop(wr);
 	for (i = 0; i < nfds; i++)
 		close(fds[i]);
 	sp_tls_server_unref(tls);
+	sp_tls_server_unref(admin_tls);
 	sp_log_free(log);
 	sp_cfg_free(cfg);
 	OPENSSL_cleanup();

@@ -39,7 +39,7 @@
 #define PROFILE_MAX	(8 * 1024 * 1024)
 #define FILE_CHUNK	(64 * 1024)
 
-enum tag_kind { TAG_LISTEN = 1, TAG_EVENT, TAG_CONN };
+enum tag_kind { TAG_LISTEN = 1, TAG_ADMIN_LISTEN, TAG_EVENT, TAG_CONN };
 
 struct tag {
 	enum tag_kind	 kind;
@@ -57,6 +57,8 @@ struct conn {
 	uint32_t		 events;	/* current epoll interest */
 	int64_t			 deadline;	/* monotonic ms */
 	char			 ip[46];
+	bool			 admin;		/* on an admin listener */
+	char			 operator_cn[SP_CN_MAX + 1];
 	/* Identity from the verified certificate. */
 	bool			 has_mac;
 	bool			 generic;
@@ -98,6 +100,8 @@ struct server {
 	struct sprovd_conf	*conf;
 	pthread_mutex_t		 tls_lock;	/* guards the swap of tls */
 	struct sp_tls_server	*tls;
+	struct sp_tls_server	*admin_tls;	/* NULL: no admin listener */
+	size_t			 nadmin;	/* the last nadmin of lfds */
 	struct writer		*writer;
 	struct sp_log		*log;
 	int			*lfds;
@@ -195,11 +199,13 @@ audit(struct conn *c, const char *event, int status, const char *etag)
 static void
 access_log(struct conn *c)
 {
-	static const char *const m[] = { "GET", "HEAD", "POST", "PUT", "-" };
+	static const char *const m[] = { "GET", "HEAD", "POST", "PUT",
+	    "DELETE", "-" };
 	char path[256], ua[160];
 
 	sp_log(c->w->srv->log, SP_LOG_INFO, "%s %s %s %s %d %zu %s \"%s\"",
-	    c->ip, c->has_mac ? c->mac : "-", m[c->req.method],
+	    c->ip, c->admin ? c->operator_cn : c->has_mac ? c->mac : "-",
+	    m[c->req.method],
 	    sp_log_escape(path, sizeof(path), c->req.path,
 	    strlen(c->req.path)), c->status, c->sent,
 	    sp_tls_version(c->tls), sp_log_escape(ua, sizeof(ua),
@@ -417,11 +423,57 @@ route_report_head(struct conn *c, const char *name)
 	c->body_len = (size_t)c->req.content_length;
 }
 
+/* An admin request (body, if any, complete) goes to the writer. */
+static void
+route_admin_submit(struct conn *c)
+{
+	struct job *j = job_new(c, JOB_ADMIN);
+
+	if (j == NULL || (j->body = malloc(c->body_len + 1)) == NULL) {
+		free(j);
+		respond_error(c, 503);
+		return;
+	}
+	memcpy(j->body, c->in.data + c->req.head_len, c->body_len);
+	j->body[c->body_len] = '\0';
+	j->bodylen = c->body_len;
+	j->method = (int)c->req.method;
+	snprintf(j->route, sizeof(j->route), "%s", c->req.path + 7);
+	c->state = C_WAIT;
+	set_events(c, 0);
+	c->deadline = now_ms() + c->w->srv->conf->timeout_request * 1000;
+	writer_submit(c->w->srv->writer, j);
+}
+
+static void
+route_admin(struct conn *c)
+{
+	if (strncmp(c->req.path, "/api/v1/", 8) != 0) {
+		respond_error(c, 404);
+		return;
+	}
+	if (c->req.content_length > c->w->srv->conf->max_report) {
+		respond_error(c, 413);
+		return;
+	}
+	c->body_len = c->req.content_length > 0 ?
+	    (size_t)c->req.content_length : 0;
+	/* With no body to wait for, it goes now; else conn_read waits. */
+	if (c->body_len == 0)
+		route_admin_submit(c);
+}
+
 /* The body is in c->in after the head: hand it to the writer. */
 static void
 route_report_body(struct conn *c)
 {
-	struct job *j = job_new(c, JOB_REPORT);
+	struct job *j;
+
+	if (c->admin) {
+		route_admin_submit(c);
+		return;
+	}
+	j = job_new(c, JOB_REPORT);
 
 	if (j == NULL || (j->body = malloc(c->body_len + 1)) == NULL) {
 		free(j);
@@ -506,6 +558,10 @@ route(struct conn *c)
 
 	c->keep_alive = c->req.keep_alive;
 	c->body_len = 0;
+	if (c->admin) {
+		route_admin(c);
+		return;
+	}
 	if (strncmp(p, pre, pl) != 0) {
 		respond_error(c, 404);
 		return;
@@ -666,6 +722,12 @@ identify(struct conn *c)
 	if (peer == NULL)
 		return;
 	sp_x509_serial_hex(peer, c->cert_serial, sizeof(c->cert_serial));
+	if (c->admin) {
+		if (sp_x509_name_get(X509_get_subject_name(peer), NID_commonName,
+		    c->operator_cn, sizeof(c->operator_cn)) == -1)
+			snprintf(c->operator_cn, sizeof(c->operator_cn), "?");
+		return;
+	}
 	if (sp_x509_device_identity(peer, &id, &err) == -1)
 		return;
 	c->generic = id.generic;
@@ -735,7 +797,7 @@ peer_ip(int fd, char *dst, size_t dstsz)
 }
 
 static void
-do_accept(struct worker *w, int lfd)
+do_accept(struct worker *w, int lfd, bool admin)
 {
 	struct server *s = w->srv;
 	struct epoll_event e;
@@ -767,6 +829,7 @@ do_accept(struct worker *w, int lfd)
 		c->tag.kind = TAG_CONN;
 		c->tag.fd = fd;
 		c->w = w;
+		c->admin = admin;
 		c->id = ++w->next_id;
 		c->file = -1;
 		c->state = C_HANDSHAKE;
@@ -777,7 +840,7 @@ do_accept(struct worker *w, int lfd)
 		peer_ip(fd, c->ip, sizeof(c->ip));
 		/* The context current now; a reload swaps it for later ones. */
 		pthread_mutex_lock(&s->tls_lock);
-		c->tls = sp_tls_accept(s->tls, fd, &err);
+		c->tls = sp_tls_accept(admin ? s->admin_tls : s->tls, fd, &err);
 		pthread_mutex_unlock(&s->tls_lock);
 		if (c->tls == NULL) {
 			atomic_fetch_sub(&s->nconns, 1);
@@ -820,13 +883,19 @@ completions(struct worker *w)
 		for (c = w->conns; c != NULL; c = c->next)
 			if (c->id == j->conn_id && c->state == C_WAIT)
 				break;
-		if (c != NULL) {
+		if (c != NULL && j->kind == JOB_ADMIN) {
+			respond(c, j->resp_status, j->resp ?
+			    "application/json" : NULL, j->resp, j->resplen,
+			    NULL);
+			audit(c, "admin", j->resp_status, NULL);
+		} else if (c != NULL) {
 			if (j->result == 0) {
 				respond(c, 204, NULL, NULL, 0, NULL);
 				audit(c, "report", 204, NULL);
 			} else
 				respond_error(c, 503);
 		}
+		free(j->resp);
 		free(j);
 	}
 }
@@ -902,9 +971,11 @@ worker_main(void *arg)
 		for (i = 0; i < n; i++) {
 			struct tag *t = ev[i].data.ptr;
 
-			if (t->kind == TAG_LISTEN) {
+			if (t->kind == TAG_LISTEN ||
+			    t->kind == TAG_ADMIN_LISTEN) {
 				if (!atomic_load(&s->stop))
-					do_accept(w, t->fd);
+					do_accept(w, t->fd,
+					    t->kind == TAG_ADMIN_LISTEN);
 			} else if (t->kind == TAG_EVENT)
 				completions(w);
 			else
@@ -926,27 +997,37 @@ worker_main(void *arg)
 static void
 reload(struct server *s)
 {
-	struct sp_tls_server *fresh, *old;
+	struct sp_tls_server *fresh, *fresh_admin = NULL, *old, *old_admin;
 	struct sp_err err;
 
 	if ((fresh = sp_tls_server_reload(s->tls, &s->conf->tls,
-	    &err)) == NULL) {
+	    &err)) == NULL || (s->admin_tls != NULL &&
+	    (fresh_admin = sp_tls_server_reload(s->admin_tls,
+	    &s->conf->admin_tls, &err)) == NULL)) {
+		sp_tls_server_unref(fresh);
 		sp_log(s->log, SP_LOG_ERR, "reload refused, the old "
 		    "configuration keeps serving: %s", err.msg);
 		return;
 	}
 	pthread_mutex_lock(&s->tls_lock);
 	old = s->tls;
+	old_admin = s->admin_tls;
 	s->tls = fresh;
+	if (fresh_admin != NULL)
+		s->admin_tls = fresh_admin;
+	else
+		old_admin = NULL;
 	pthread_mutex_unlock(&s->tls_lock);
 	sp_tls_server_unref(old);
+	sp_tls_server_unref(old_admin);
 	sp_log(s->log, SP_LOG_INFO, "reloaded certificates, client CAs and "
 	    "CRL");
 }
 
 int
-server_run(struct sprovd_conf *conf, struct sp_tls_server *tls, int *lfds,
-    size_t nlfds, struct writer *wr, struct sp_log *log)
+server_run(struct sprovd_conf *conf, struct sp_tls_server *tls,
+    struct sp_tls_server *admin_tls, int *lfds, size_t nlfds, size_t nadmin,
+    struct writer *wr, struct sp_log *log)
 {
 	struct server *s;
 	struct epoll_event e;
@@ -961,6 +1042,10 @@ server_run(struct sprovd_conf *conf, struct sp_tls_server *tls, int *lfds,
 	pthread_mutex_init(&s->tls_lock, NULL);
 	sp_tls_server_ref(tls);
 	s->tls = tls;
+	if (admin_tls != NULL)
+		sp_tls_server_ref(admin_tls);
+	s->admin_tls = admin_tls;
+	s->nadmin = nadmin;
 	s->writer = wr;
 	s->log = log;
 	s->lfds = lfds;
@@ -996,7 +1081,9 @@ server_run(struct sprovd_conf *conf, struct sp_tls_server *tls, int *lfds,
 		e.data.ptr = &w->evtag;
 		epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evtag.fd, &e);
 		for (k = 0; k < nlfds; k++) {
-			w->ltag[k].kind = TAG_LISTEN;
+			/* The last nadmin listeners are the admin ones. */
+			w->ltag[k].kind = k >= nlfds - nadmin ?
+			    TAG_ADMIN_LISTEN : TAG_LISTEN;
 			w->ltag[k].fd = lfds[k];
 			/* One worker wakes per connection, not all. */
 			e.events = EPOLLIN | EPOLLEXCLUSIVE;
@@ -1034,6 +1121,7 @@ server_run(struct sprovd_conf *conf, struct sp_tls_server *tls, int *lfds,
 	if (s->fwdir != -1)
 		close(s->fwdir);
 	sp_tls_server_unref(s->tls);
+	sp_tls_server_unref(s->admin_tls);
 	pthread_mutex_destroy(&s->tls_lock);
 	free(s);
 	return rc;

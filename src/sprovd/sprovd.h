@@ -27,6 +27,9 @@ enum unknown_policy { UNKNOWN_REJECT = 0, UNKNOWN_REGISTER };
 struct sprovd_conf {
 	char			 listen[SPROVD_MAX_LISTEN][64];
 	size_t			 nlisten;
+	char			 admin_listen[SPROVD_MAX_LISTEN][64];
+	size_t			 nadmin;
+	struct sp_tls_config	 admin_tls;	/* same certs, admin_ca */
 	const char		*listen_report;
 	struct sp_tls_config	 tls;
 	const char		*store;
@@ -48,9 +51,10 @@ int	conf_load(const char *path, struct sprovd_conf *, struct sp_cfg **);
 
 struct writer;
 struct server;
+struct sp_store;
 
 /* What a request leaves for the writer (all strings copied). */
-enum job_kind { JOB_SEEN, JOB_AUDIT, JOB_REPORT, JOB_REGISTER };
+enum job_kind { JOB_SEEN, JOB_AUDIT, JOB_REPORT, JOB_REGISTER, JOB_ADMIN };
 
 struct job {
 	enum job_kind	 kind;
@@ -71,6 +75,10 @@ struct job {
 	int		 worker;
 	uint64_t	 conn_id;
 	int		 result;	/* 0 stored, -1 not stored */
+	int		 method;	/* admin: enum sp_http_method */
+	int		 resp_status;	/* admin: the answer */
+	char		*resp;		/* admin: JSON, owned */
+	size_t		 resplen;
 	struct job	*next;
 };
 
@@ -85,6 +93,16 @@ void		 writer_set_completion(struct writer *,
 		    void (*)(void *, struct job *), void *);
 
 int		 server_run(struct sprovd_conf *, struct sp_tls_server *,
-		    int *fds, size_t nfds, struct writer *, struct sp_log *);
+		    struct sp_tls_server *admin_tls, int *fds, size_t nfds,
+		    size_t nadmin, struct writer *, struct sp_log *);
+
+/*
+ * The admin API: runs one request against the store (in the writer) and
+ * gives the status and a JSON body (*out, caller frees; may be NULL).
+ * path is what follows /api/v1.
+ */
+int		 admin_exec(struct sp_store *, int method, const char *path,
+		    const char *body, size_t len, int *status, char **out,
+		    size_t *outlen);
 
 #endif

@@ -55,6 +55,9 @@ apply(struct writer *w, struct job *j)
 		a.status = j->status;
 		a.etag = j->etag[0] ? j->etag : NULL;
 		return sp_store_audit_append(w->store, &a);
+	case JOB_ADMIN:
+		return admin_exec(w->store, j->method, j->route, j->body,
+		    j->bodylen, &j->resp_status, &j->resp, &j->resplen);
 	case JOB_REPORT:
 		parsed = sp_profile_parse(j->body, j->bodylen, &err);
 		j->result = sp_store_report_add(w->store, j->mac,
@@ -75,7 +78,8 @@ finish(struct writer *w, struct job *batch, int committed)
 		next = j->next;
 		free(j->body);
 		j->body = NULL;
-		if (j->kind == JOB_REPORT && w->complete != NULL) {
+		if ((j->kind == JOB_REPORT || j->kind == JOB_ADMIN) &&
+		    w->complete != NULL) {
 			if (!committed)
 				j->result = -1;
 			w->complete(w->complete_arg, j);	/* takes j */
@@ -99,14 +103,23 @@ writer_main(void *arg)
 			pthread_mutex_unlock(&w->lock);
 			break;
 		}
-		/* Take up to BATCH_MAX jobs. */
-		for (n = 1, j = batch; j->next != NULL && n < BATCH_MAX; n++)
+		/*
+		 * Take up to BATCH_MAX jobs; an admin request runs alone, with
+		 * the transactions it needs itself.
+		 */
+		for (n = 1, j = batch; j->kind != JOB_ADMIN && j->next != NULL &&
+		    j->next->kind != JOB_ADMIN && n < BATCH_MAX; n++)
 			j = j->next;
 		w->head = j->next;
 		if (w->head == NULL)
 			w->tail = NULL;
 		j->next = NULL;
 		pthread_mutex_unlock(&w->lock);
+		if (batch->kind == JOB_ADMIN) {
+			apply(w, batch);
+			finish(w, batch, 1);
+			continue;
+		}
 		rc = sp_store_begin(w->store);
 		/* One bad job must not sink the others: log it, go on. */
 		for (j = batch; rc == 0 && j != NULL; j = j->next)

@@ -2,7 +2,7 @@
 # sprovd against real clients: curl (--cert/--key/--cacert) and
 # openssl s_client, on loopback ports the daemon reports itself.
 . "$(dirname "$0")/lib/tap.sh"
-: "${SPROVD:?}" "${SPROV_STORECTL:?}"
+: "${SPROVD:?}" "${SPROV_STORECTL:?}" "${SPROVCTL:?}"
 CA="$SPROV_CA -d ca"
 DB="sqlite:$T/var/sprov.db"
 ST="$SPROV_STORECTL $DB"
@@ -24,6 +24,7 @@ for m in 000e08000001 000e08000002 000e08000003 000e08000004 000e08000005; do
 	$CA issue-device --mac $m --serial SN$m --model CP-8841-3PCC -o dev \
 	    >/dev/null
 done
+$CA issue-admin alice -o adm >/dev/null
 $SPROV_CA -d other init >/dev/null
 $SPROV_CA -d other issue-device --mac 000e08000001 -o foreign >/dev/null
 # Generic (pre-2.0 Cisco style) and expired certificates from device-ca.
@@ -81,6 +82,8 @@ workers 2
 timeout_request 2
 max_header 4096
 max_report 65536
+admin_listen 127.0.0.1:0
+admin_ca $T/ca/admin-ca.crt
 CONF
 	cat >> sprovd.conf
 }
@@ -94,6 +97,7 @@ start() {
 	done
 	PORT=$(head -1 listen.txt | sed 's/.*://')
 	PORT6=$(sed -n 2p listen.txt | sed 's/.*://')
+	APORT=$(sed -n 3p listen.txt | sed 's/.*://')
 }
 stop() {
 	kill "$PID" 2>/dev/null
@@ -115,7 +119,7 @@ code() {	# like get, prints the status code only
 write_conf < /dev/null
 check "-n accepts the configuration" $SPROVD -n -f sprovd.conf
 echo "bogus 1" >> sprovd.conf
-refuse "an unknown key is refused with its line" 1 "sprovd.conf:16: unknown key 'bogus'" \
+refuse "an unknown key is refused with its line" 1 "sprovd.conf:18: unknown key 'bogus'" \
     $SPROVD -n -f sprovd.conf
 write_conf < /dev/null
 chmod 644 srv-ec.key
@@ -303,6 +307,70 @@ start_t=$(date +%s)
 { printf 'GET /prov/self.xml HTTP/1.1\r\nHo'; sleep 4; } | raw > slow.out
 check "slow client: 408 after timeout_request" grep -q "^HTTP/1.1 408" slow.out
 check "slow client: cut within the timeout" test $(( $(date +%s) - start_t )) -le 4
+
+# The admin API and sprovctl.
+ctl() {
+	$SPROVCTL -u https://$NAME:$APORT --cert adm/alice.crt --key \
+	    adm/alice.key --cacert ca/server-ca.crt --resolve \
+	    "$NAME:$APORT:127.0.0.1" "$@"
+}
+ctl status > st.txt 2>&1
+check "sprovctl status" test $? = 0
+has "status counts devices" st.txt "devices 4 (active 3, quarantined 1)"
+check "sprovctl device add with model and group" ctl device add \
+    00:0E:08:00:00:06 --model CP-7841-3PCC --serial S6 --group lobby
+check "sprovctl param set (device scope, ua)" ctl param set --device \
+    000e08000006 Password_1_ "p6-secret" --ua na
+check "sprovctl param set (group scope)" ctl param set --group lobby \
+    Time_Zone GMT+1
+ctl device show 000e08000006 > show6.txt
+has "device show: groups" show6.txt "groups     lobby"
+has "device show: merged profile" show6.txt "Time_Zone"
+ctl --json device list > list.json
+check "device list --json: every device" test "$(jq '.devices | length' \
+    list.json)" = 5
+ctl param set --device 000e08000001 Station_Name FromAdmin >/dev/null
+get dev/000e08000001 /prov/self.xml > fromadmin.xml
+has "a change through the admin API is served at once" fromadmin.xml \
+    "<Station_Name>FromAdmin</Station_Name>"
+check "sprovctl quarantine" ctl device quarantine 000e08000002
+check "quarantined through the API: 403" test "$(code dev/000e08000002 \
+    /prov/self.xml)" = 403
+check "sprovctl activate" ctl device activate 000e08000002
+check "activated again: 200" test "$(code dev/000e08000002 \
+    /prov/self.xml)" = 200
+ctl report 000e08000001 > rep.txt
+check "sprovctl report shows the last report" cmp rep.txt report.xml
+printf 'mac,serial,model\n000e08000101,S101,CP-8851-3PCC\n000e08000102,S102,CP-8851-3PCC\n' > imp.csv
+check "sprovctl import" ctl import imp.csv
+ctl device list > l2.txt
+has "imported devices listed" l2.txt "000e08000102"
+printf 'mac\n000e08000103\nnot-a-mac\n' > badimp.csv
+refuse "a bad import is refused with its line, nothing imported" 1 \
+    "import:3: bad MAC" ctl import badimp.csv
+ctl device list > l3.txt
+check "nothing from the bad import" sh -c "! grep -q 000e08000103 l3.txt"
+refuse "a bad parameter name is refused" 1 "400" ctl param set --default \
+    "Bad-Name" x
+check "sprovctl audit verify" ctl audit verify
+check "sprovctl device delete" ctl device delete 000e08000101
+refuse "a deleted device is gone" 1 "404" ctl device show 000e08000101
+check "admin API refused to a device certificate" test "$(curl -sS -o \
+    /dev/null -w '%{http_code}' --cacert ca/server-ca.crt --cert \
+    dev/000e08000001.crt --key dev/000e08000001.key --resolve \
+    "$NAME:$APORT:127.0.0.1" https://$NAME:$APORT/api/v1/status \
+    2>/dev/null)" = 000
+check "admin API refused without a certificate" test "$(curl -sS -o \
+    /dev/null -w '%{http_code}' --cacert ca/server-ca.crt --resolve \
+    "$NAME:$APORT:127.0.0.1" https://$NAME:$APORT/api/v1/status \
+    2>/dev/null)" = 000
+check "an operator certificate gets nothing on the device listener" test \
+    "$(code adm/alice /prov/self.xml)" = 000
+cp adm/alice.key loose.key
+chmod 644 loose.key
+refuse "sprovctl refuses a readable key" 1 "chmod 600" $SPROVCTL -u \
+    https://$NAME:$APORT --cert adm/alice.crt --key loose.key --cacert \
+    ca/server-ca.crt status
 
 # Revocation: a new CRL and SIGHUP, no restart, other connections kept.
 check "device 5 served before revocation" test "$(code dev/000e08000005 \
