@@ -3,6 +3,7 @@
  * certificates, binds, drops privileges and runs.  See sprovd(8).
  */
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -163,6 +164,26 @@ report_listen(const char *path, int *fds, size_t n)
 	return rc;
 }
 
+/*
+ * Enough descriptors for max_connections plus files, listeners and the
+ * store; the soft limit (1024 by default) would cap far below it.
+ */
+static void
+raise_fd_limit(const struct sprovd_conf *conf)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)conf->max_connections + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ?
+	    want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur < want)
+		fprintf(stderr, "sprovd: warning: only %llu descriptors for "
+		    "max_connections %ld\n", (unsigned long long)rl.rlim_cur,
+		    conf->max_connections);
+}
+
 static int
 drop_privileges(const char *user)
 {
@@ -255,6 +276,7 @@ main(int argc, char *argv[])
 	if (conf.listen_report != NULL &&
 	    report_listen(conf.listen_report, fds, nfds) == -1)
 		goto out;
+	raise_fd_limit(&conf);
 	if (conf.user != NULL && drop_privileges(conf.user) == -1)
 		goto out;
 	/* Nothing this process does later needs new privileges or a core. */

@@ -3,6 +3,7 @@
 # openssl s_client, on loopback ports the daemon reports itself.
 . "$(dirname "$0")/lib/tap.sh"
 : "${SPROVD:?}" "${SPROV_STORECTL:?}" "${SPROVCTL:?}"
+FLOOD=$(dirname "$SPROV_STORECTL")/connflood
 CA="$SPROV_CA -d ca"
 DB="sqlite:$T/var/sprov.db"
 ST="$SPROV_STORECTL $DB"
@@ -403,6 +404,11 @@ sleep 0.3
 check "register policy: the device is now in the store" sh -c \
     "$ST device-show 000e08000004 | grep -q 'model=CP-8841-3PCC'"
 
+# 1,000 keep-alive connections at once, each answered twice.
+check "1,000 concurrent keep-alive connections served" $FLOOD 127.0.0.1 \
+    $PORT $NAME dev/000e08000001.crt dev/000e08000001.key \
+    ca/server-ca.crt 1000 /prov/self.xml
+
 # kill -9 during a burst of reports: every 2xx survives.
 for i in $(seq 1 60); do
 	printf '<flat-profile><Seq>%d</Seq></flat-profile>' $i > r$i.xml
@@ -423,6 +429,35 @@ check "some reports were acknowledged before kill -9 ($acked)" test "$acked" -ge
 check "the last acknowledged report is stored" sh -c "$ST report \
     000e08000002 | grep -q '<Seq>$last</Seq>'"
 stop
+
+# Admission control: past max_connections, refused before any TLS work.
+write_conf <<< "max_connections 16"
+start
+$FLOOD 127.0.0.1 $PORT $NAME dev/000e08000001.crt dev/000e08000001.key \
+    ca/server-ca.crt 40 /prov/self.xml > adm.txt
+check "admission control: 16 served, the rest refused" grep -q \
+    "opened 16 refused 24 first-200 16 second-200 16" adm.txt
+stop
+
+# Privileges: after binding and loading keys, the workers run as user.
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	chmod 755 "$T"		# mktemp -d made it 0700: nobody could not reach var
+	chown -R nobody var
+	write_conf <<< "user nobody"
+	start
+	check "runs as the configured user" test "$(awk '/^Uid:/ {print $2}' \
+	    /proc/$PID/status)" = "$(id -u nobody)"
+	check "no new privileges" test "$(awk '/^NoNewPrivs:/ {print $2}' \
+	    /proc/$PID/status)" = 1
+	check "serves and stores as that user" test "$(code dev/000e08000001 \
+	    /report/000e08000001.xml --data-binary @report.xml)" = 204
+	stop
+	chown -R root var
+	chmod 700 "$T"
+else
+	echo "ok $((_n + 1)) - privilege drop # SKIP needs root and a user nobody"
+	_n=$((_n + 1))
+fi
 
 # The audit trail.
 check "audit chain verifies" $ST audit-verify
