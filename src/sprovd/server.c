@@ -38,6 +38,7 @@
 #define EVENTS_MAX	256
 #define PROFILE_MAX	(8 * 1024 * 1024)
 #define FILE_CHUNK	(64 * 1024)
+#define CACHE_SLOTS	4096	/* rendered profiles per worker */
 
 enum tag_kind { TAG_LISTEN = 1, TAG_ADMIN_LISTEN, TAG_EVENT, TAG_CONN };
 
@@ -82,8 +83,23 @@ struct conn {
 	struct conn		*prev, *next;
 };
 
+/*
+ * A rendered profile, valid while the store's generation is the one it was
+ * built at (any parameter, group or device change bumps it) and for the
+ * model it was built for.  Direct-mapped by MAC: bounded, no eviction
+ * bookkeeping.  Bodies hold secrets and are wiped when replaced.
+ */
+struct cached {
+	char		 mac[SP_MAC_HEXLEN + 1];
+	char		 model[SP_MODEL_MAX + 1];
+	uint64_t	 gen;
+	char		 etag[SP_ETAG_MAX + 1];
+	struct sp_buf	 body;
+};
+
 struct worker {
 	int			 id;
+	struct cached		*cache;		/* CACHE_SLOTS entries */
 	pthread_t		 thread;
 	struct server		*srv;
 	int			 epfd;
@@ -329,14 +345,59 @@ etag_matches(const char *inm, const char *etag)
 	return false;
 }
 
+static struct cached *
+cache_slot(struct worker *w, const char *mac)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; mac[i] != '\0'; i++)
+		h = (h ^ (unsigned char)mac[i]) * 1099511628211ULL;
+	return &w->cache[h % CACHE_SLOTS];
+}
+
+/* The device's profile, rendered or from the cache.  NULL on error. */
+static struct cached *
+profile_for(struct conn *c)
+{
+	struct worker *w = c->w;
+	struct cached *e = cache_slot(w, c->mac);
+	struct sp_profile *prof;
+	unsigned char md[32];
+	uint64_t gen;
+
+	if (sp_store_generation(w->store, &gen) == -1)
+		return NULL;
+	if (strcmp(e->mac, c->mac) == 0 && strcmp(e->model, c->model) == 0 &&
+	    e->gen == gen)
+		return e;
+	if ((prof = sp_profile_new()) == NULL)
+		return NULL;
+	e->mac[0] = '\0';
+	sp_buf_reset(&e->body);		/* wipes: secret */
+	if (sp_store_profile(w->store, c->mac, c->model, prof) == -1 ||
+	    sp_profile_render(prof, &e->body) == -1) {
+		sp_profile_free(prof);
+		return NULL;
+	}
+	sp_profile_free(prof);
+	EVP_Digest(e->body.data, e->body.len, md, NULL, EVP_sha256(), NULL);
+	e->etag[0] = '"';
+	sp_str_hex(e->etag + 1, md, 32);
+	e->etag[65] = '"';
+	e->etag[66] = '\0';
+	memcpy(e->mac, c->mac, sizeof(e->mac));
+	snprintf(e->model, sizeof(e->model), "%s", c->model);
+	e->gen = gen;
+	return e;
+}
+
 static void
 route_profile(struct conn *c, const char *name)
 {
-	char mac[SP_MAC_HEXLEN + 1], etag[SP_ETAG_MAX + 1], hdr[128];
-	unsigned char md[32];
-	struct sp_profile *prof;
+	char mac[SP_MAC_HEXLEN + 1], hdr[128];
+	struct cached *e;
 	struct sp_device d;
-	struct sp_buf body;
 	struct job *j;
 	int rc = path_mac(c, name, mac);
 
@@ -355,40 +416,24 @@ route_profile(struct conn *c, const char *name)
 	}
 	if (device_allowed(c, &d, "profile") == -1)
 		return;
-	if ((prof = sp_profile_new()) == NULL) {
-		respond_error(c, 503);
-		return;
-	}
-	sp_buf_init(&body, PROFILE_MAX);
-	body.secret = 1;		/* SIP passwords live here */
-	if (sp_store_profile(c->w->store, c->mac, c->model, prof) == -1 ||
-	    sp_profile_render(prof, &body) == -1) {
+	if ((e = profile_for(c)) == NULL) {
 		sp_log(c->w->srv->log, SP_LOG_ERR, "profile of %s: %s", c->mac,
 		    sp_store_error(c->w->store));
-		sp_profile_free(prof);
-		sp_buf_release(&body);
 		respond_error(c, 503);
 		return;
 	}
-	sp_profile_free(prof);
-	EVP_Digest(body.data, body.len, md, NULL, EVP_sha256(), NULL);
-	etag[0] = '"';
-	sp_str_hex(etag + 1, md, 32);
-	etag[65] = '"';
-	etag[66] = '\0';
-	snprintf(hdr, sizeof(hdr), "ETag: %s\r\n", etag);
+	snprintf(hdr, sizeof(hdr), "ETag: %s\r\n", e->etag);
 	if (c->req.if_none_match[0] != '\0' &&
-	    etag_matches(c->req.if_none_match, etag))
+	    etag_matches(c->req.if_none_match, e->etag))
 		respond(c, 304, NULL, NULL, 0, hdr);
 	else
-		respond(c, 200, "text/xml; charset=utf-8", body.data, body.len,
-		    hdr);
-	sp_buf_release(&body);
+		respond(c, 200, "text/xml; charset=utf-8", e->body.data,
+		    e->body.len, hdr);
 	if ((j = job_new(c, JOB_SEEN)) != NULL) {
-		snprintf(j->etag, sizeof(j->etag), "%s", etag);
+		snprintf(j->etag, sizeof(j->etag), "%s", e->etag);
 		writer_submit(c->w->srv->writer, j);
 	}
-	audit(c, "profile", c->status, etag);
+	audit(c, "profile", c->status, e->etag);
 }
 
 static void
@@ -952,10 +997,17 @@ worker_main(void *arg)
 	bool stopped = false;
 	int n, i;
 
-	if ((w->store = sp_store_open(s->conf->store, &err)) == NULL) {
-		sp_log(s->log, SP_LOG_ERR, "worker %d: %s", w->id, err.msg);
+	if ((w->store = sp_store_open(s->conf->store, &err)) == NULL ||
+	    (w->cache = calloc(CACHE_SLOTS, sizeof(*w->cache))) == NULL) {
+		sp_log(s->log, SP_LOG_ERR, "worker %d: %s", w->id, w->store ?
+		    "out of memory" : err.msg);
+		sp_store_close(w->store);
 		atomic_store(&s->stop, 1);
 		return NULL;
+	}
+	for (i = 0; i < CACHE_SLOTS; i++) {
+		sp_buf_init(&w->cache[i].body, PROFILE_MAX);
+		w->cache[i].body.secret = 1;	/* SIP passwords live here */
 	}
 	while (!atomic_load(&s->stop) || w->conns != NULL) {
 		if (atomic_load(&s->stop) && !stopped) {
@@ -986,6 +1038,9 @@ worker_main(void *arg)
 			sweep(w);
 		}
 	}
+	for (i = 0; i < CACHE_SLOTS; i++)
+		sp_buf_release(&w->cache[i].body);
+	free(w->cache);
 	sp_store_close(w->store);
 	return NULL;
 }
