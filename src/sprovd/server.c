@@ -40,6 +40,22 @@
 #define FILE_CHUNK	(64 * 1024)
 #define CACHE_SLOTS	4096	/* rendered profiles per worker */
 
+/* Metrics: counters only (atomics), never a lock on the request path. */
+static const int status_codes[] = { 200, 204, 206, 304, 400, 403, 404, 405,
+    408, 411, 413, 416, 431, 500, 501, 503, 505 };
+#define NSTATUS		(sizeof(status_codes) / sizeof(status_codes[0]))
+static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+    0.1, 0.25, 0.5, 1, 2.5 };
+#define NBUCKETS	(sizeof(buckets) / sizeof(buckets[0]))
+
+struct metrics {
+	atomic_ulong	 accepted, refused, hs_ok, hs_failed;
+	atomic_ulong	 status[NSTATUS + 1];		/* last: other */
+	atomic_ulong	 profile_bytes;
+	atomic_ulong	 latency[NBUCKETS + 1];		/* last: +Inf */
+	atomic_ulong	 latency_us;
+};
+
 enum tag_kind { TAG_LISTEN = 1, TAG_ADMIN_LISTEN, TAG_EVENT, TAG_CONN };
 
 struct tag {
@@ -74,6 +90,7 @@ struct conn {
 	size_t			 body_len;
 	bool			 keep_alive;
 	int			 status;
+	int64_t			 t_start;	/* head complete, us */
 	/* The response. */
 	struct sp_buf		 out;
 	size_t			 out_off;
@@ -125,6 +142,7 @@ struct server {
 	int			 fwdir;		/* firmware_dir, or -1 */
 	atomic_long		 nconns;
 	atomic_int		 stop;
+	struct metrics		 m;
 	struct worker		 workers[SPROVD_MAX_WORKERS];
 	long			 nworkers;
 };
@@ -136,6 +154,86 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void
+observe(struct server *s, int status, int64_t us)
+{
+	size_t i;
+
+	for (i = 0; i < NSTATUS && status_codes[i] != status; i++)
+		;
+	atomic_fetch_add(&s->m.status[i], 1);
+	for (i = 0; i < NBUCKETS && (double)us / 1e6 > buckets[i]; i++)
+		;
+	atomic_fetch_add(&s->m.latency[i], 1);
+	atomic_fetch_add(&s->m.latency_us, (unsigned long)us);
+}
+
+/* Prometheus text exposition, built on demand from the counters. */
+static void
+metrics_text(struct server *s, struct sp_buf *b)
+{
+	unsigned long cum = 0;
+	size_t i;
+
+	sp_buf_printf(b, "# HELP sprovd_connections_total Connections "
+	    "accepted.\n# TYPE sprovd_connections_total counter\n"
+	    "sprovd_connections_total %lu\n", atomic_load(&s->m.accepted));
+	sp_buf_printf(b, "# HELP sprovd_connections_refused_total Connections "
+	    "refused by admission control.\n# TYPE "
+	    "sprovd_connections_refused_total counter\n"
+	    "sprovd_connections_refused_total %lu\n",
+	    atomic_load(&s->m.refused));
+	sp_buf_printf(b, "# HELP sprovd_connections_open Connections open.\n"
+	    "# TYPE sprovd_connections_open gauge\nsprovd_connections_open "
+	    "%ld\n", atomic_load(&s->nconns));
+	sp_buf_printf(b, "# HELP sprovd_handshakes_total TLS handshakes.\n"
+	    "# TYPE sprovd_handshakes_total counter\n"
+	    "sprovd_handshakes_total{result=\"ok\"} %lu\n"
+	    "sprovd_handshakes_total{result=\"failed\"} %lu\n",
+	    atomic_load(&s->m.hs_ok), atomic_load(&s->m.hs_failed));
+	sp_buf_printf(b, "# HELP sprovd_requests_total Responses by status."
+	    "\n# TYPE sprovd_requests_total counter\n");
+	for (i = 0; i <= NSTATUS; i++)
+		if (i < NSTATUS)
+			sp_buf_printf(b, "sprovd_requests_total{status=\"%d\"} "
+			    "%lu\n", status_codes[i],
+			    atomic_load(&s->m.status[i]));
+		else
+			sp_buf_printf(b, "sprovd_requests_total{status="
+			    "\"other\"} %lu\n", atomic_load(&s->m.status[i]));
+	sp_buf_printf(b, "# HELP sprovd_profile_bytes_total Profile bytes "
+	    "served.\n# TYPE sprovd_profile_bytes_total counter\n"
+	    "sprovd_profile_bytes_total %lu\n",
+	    atomic_load(&s->m.profile_bytes));
+	sp_buf_printf(b, "# HELP sprovd_request_duration_seconds From the "
+	    "first byte of a request to the last byte of its answer.\n# TYPE "
+	    "sprovd_request_duration_seconds histogram\n");
+	for (i = 0; i <= NBUCKETS; i++) {
+		cum += atomic_load(&s->m.latency[i]);
+		if (i < NBUCKETS)
+			sp_buf_printf(b, "sprovd_request_duration_seconds_bucket"
+			    "{le=\"%g\"} %lu\n", buckets[i], cum);
+		else
+			sp_buf_printf(b, "sprovd_request_duration_seconds_bucket"
+			    "{le=\"+Inf\"} %lu\n", cum);
+	}
+	sp_buf_printf(b, "sprovd_request_duration_seconds_sum %.6f\n"
+	    "sprovd_request_duration_seconds_count %lu\n",
+	    (double)atomic_load(&s->m.latency_us) / 1e6, cum);
+	sp_buf_printf(b, "# HELP sprovd_store_queue_depth Writes waiting for "
+	    "the store writer.\n# TYPE sprovd_store_queue_depth gauge\n"
+	    "sprovd_store_queue_depth %ld\n", writer_depth(s->writer));
 }
 
 static void
@@ -426,9 +524,13 @@ route_profile(struct conn *c, const char *name)
 	if (c->req.if_none_match[0] != '\0' &&
 	    etag_matches(c->req.if_none_match, e->etag))
 		respond(c, 304, NULL, NULL, 0, hdr);
-	else
+	else {
 		respond(c, 200, "text/xml; charset=utf-8", e->body.data,
 		    e->body.len, hdr);
+		if (c->req.method == SP_HTTP_GET)
+			atomic_fetch_add(&c->w->srv->m.profile_bytes,
+			    e->body.len);
+	}
 	if ((j = job_new(c, JOB_SEEN)) != NULL) {
 		snprintf(j->etag, sizeof(j->etag), "%s", e->etag);
 		writer_submit(c->w->srv->writer, j);
@@ -493,6 +595,17 @@ route_admin_submit(struct conn *c)
 static void
 route_admin(struct conn *c)
 {
+	struct sp_buf b;
+
+	if (strcmp(c->req.path, "/metrics") == 0 &&
+	    (c->req.method == SP_HTTP_GET || c->req.method == SP_HTTP_HEAD)) {
+		sp_buf_init(&b, 1 << 16);
+		metrics_text(c->w->srv, &b);
+		respond(c, 200, "text/plain; version=0.0.4", b.data ? b.data :
+		    "", b.len, NULL);
+		sp_buf_release(&b);
+		return;
+	}
 	if (strncmp(c->req.path, "/api/v1/", 8) != 0) {
 		respond_error(c, 404);
 		return;
@@ -670,9 +783,11 @@ conn_read(struct conn *c)
 			conn_close(c);
 			return;
 		}
-		if (c->in.len == 0)	/* first byte: the request clock runs */
+		if (c->in.len == 0) {	/* first byte: the request clock runs */
 			c->deadline = now_ms() + s->conf->timeout_request *
 			    1000;
+			c->t_start = now_us();
+		}
 		if (sp_buf_append(&c->in, buf, (size_t)n) == -1) {
 			c->keep_alive = false;
 			respond_error(c, c->have_head ? 413 : 431);
@@ -687,6 +802,7 @@ conn_next(struct conn *c)
 {
 	size_t used = c->req.head_len + c->body_len;
 
+	observe(c->w->srv, c->status, now_us() - c->t_start);
 	access_log(c);
 	if (!c->keep_alive || atomic_load(&c->w->srv->stop)) {
 		conn_close(c);
@@ -704,6 +820,7 @@ conn_next(struct conn *c)
 	c->out_off = 0;
 	c->state = C_READ;
 	c->deadline = now_ms() + c->w->srv->conf->timeout_idle * 1000;
+	c->t_start = now_us();		/* pipelined bytes may be waiting */
 	set_events(c, EPOLLIN);
 	conn_read(c);
 }
@@ -794,11 +911,13 @@ conn_handshake(struct conn *c)
 		return;
 	}
 	if (r == -1) {
+		atomic_fetch_add(&c->w->srv->m.hs_failed, 1);
 		sp_log(c->w->srv->log, SP_LOG_INFO, "%s: %s", c->ip,
 		    sp_tls_conn_error(c->tls));
 		conn_close(c);
 		return;
 	}
+	atomic_fetch_add(&c->w->srv->m.hs_ok, 1);
 	identify(c);
 	c->state = C_READ;
 	c->deadline = now_ms() + c->w->srv->conf->timeout_idle * 1000;
@@ -862,9 +981,11 @@ do_accept(struct worker *w, int lfd, bool admin)
 		if (atomic_fetch_add(&s->nconns, 1) >= s->conf->max_connections ||
 		    atomic_load(&s->stop)) {
 			atomic_fetch_sub(&s->nconns, 1);
+			atomic_fetch_add(&s->m.refused, 1);
 			close(fd);
 			continue;
 		}
+		atomic_fetch_add(&s->m.accepted, 1);
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
 			atomic_fetch_sub(&s->nconns, 1);

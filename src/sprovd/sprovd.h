@@ -86,6 +86,8 @@ struct writer	*writer_start(const char *store_url, struct sp_log *,
 		    struct sp_err *);
 /* Takes ownership of job.  Never blocks on the store. */
 void		 writer_submit(struct writer *, struct job *);
+/* Jobs waiting for the writer (a gauge for metrics). */
+long		 writer_depth(struct writer *);
 /* Waits until every submitted job is committed, then stops. */
 void		 writer_stop(struct writer *);
 /* Where completed report jobs go back to: set by the server. */

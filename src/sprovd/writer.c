@@ -6,6 +6,7 @@
  * 2xx means the report survives kill -9.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ struct writer {
 	pthread_mutex_t	 lock;
 	pthread_cond_t	 cond;
 	struct job	*head, *tail;
+	atomic_long	 depth;
 	bool		 stopping;
 	struct sp_store	*store;
 	struct sp_log	*log;
@@ -113,6 +115,7 @@ writer_main(void *arg)
 		w->head = j->next;
 		if (w->head == NULL)
 			w->tail = NULL;
+		atomic_fetch_sub(&w->depth, n);
 		j->next = NULL;
 		pthread_mutex_unlock(&w->lock);
 		if (batch->kind == JOB_ADMIN) {
@@ -183,8 +186,15 @@ writer_submit(struct writer *w, struct job *j)
 	else
 		w->head = j;
 	w->tail = j;
+	atomic_fetch_add(&w->depth, 1);
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
+}
+
+long
+writer_depth(struct writer *w)
+{
+	return atomic_load(&w->depth);
 }
 
 void

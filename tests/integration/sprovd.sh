@@ -367,6 +367,25 @@ check "admin API refused without a certificate" test "$(curl -sS -o \
     2>/dev/null)" = 000
 check "an operator certificate gets nothing on the device listener" test \
     "$(code adm/alice /prov/self.xml)" = 000
+curl -sS --cacert ca/server-ca.crt --cert adm/alice.crt --key adm/alice.key \
+    --resolve "$NAME:$APORT:127.0.0.1" https://$NAME:$APORT/metrics > m1.txt
+code dev/000e08000001 /prov/self.xml >/dev/null
+curl -sS --cacert ca/server-ca.crt --cert adm/alice.crt --key adm/alice.key \
+    --resolve "$NAME:$APORT:127.0.0.1" https://$NAME:$APORT/metrics > m2.txt
+has "metrics: Prometheus text with types" m1.txt \
+    "# TYPE sprovd_request_duration_seconds histogram"
+has "metrics: refusals by status" m1.txt 'sprovd_requests_total{status="403"}'
+has "metrics: failed handshakes counted" m1.txt \
+    'sprovd_handshakes_total{result="failed"}'
+has "metrics: store queue depth" m1.txt "sprovd_store_queue_depth"
+m200() { sed -n 's/^sprovd_requests_total{status="200"} //p' "$1"; }
+check "metrics: a served profile is counted" test $(( $(m200 m2.txt) - \
+    $(m200 m1.txt) )) -ge 1
+check "metrics: histogram count equals the +Inf bucket" test "$(sed -n \
+    's/.*le="+Inf"} //p' m2.txt)" = "$(sed -n \
+    's/^sprovd_request_duration_seconds_count //p' m2.txt)"
+check "metrics: not on the device listener" test "$(code dev/000e08000001 \
+    /metrics)" = 404
 cp adm/alice.key loose.key
 chmod 644 loose.key
 refuse "sprovctl refuses a readable key" 1 "chmod 600" $SPROVCTL -u \
