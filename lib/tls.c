@@ -2,14 +2,20 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "sprov/buf.h"
 #include "sprov/fsutil.h"
+#include "sprov/str.h"
 #include "sprov/tls.h"
 #include "sprov/x509.h"
 
@@ -19,6 +25,9 @@ struct sp_tls_server {
 	X509		*leaf[SP_TLS_MAX_CERTS];
 	EVP_PKEY	*key[SP_TLS_MAX_CERTS];		/* kept for reloads */
 	size_t		 nleaf;
+	bool		 verify_clients;
+	unsigned char	 tkeys[SP_TLS_TICKET_KEYS_MAX][SP_TLS_TICKET_KEY_LEN];
+	size_t		 ntkeys;
 };
 
 struct sp_tls_conn {
@@ -82,6 +91,144 @@ load_crl(X509_STORE *st, const char *path, struct sp_err *err)
 	if (n == 0)
 		return sp_err_set(err, "%s: holds no CRL", path);
 	return 0;
+}
+
+static int
+hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Reads a ticket key file (secret: refused when others may read it). */
+static int
+load_ticket_keys(const char *path,
+    unsigned char keys[][SP_TLS_TICKET_KEY_LEN], size_t *n,
+    struct sp_err *err)
+{
+	const char *p, *l;
+	size_t len, left, ll, line = 0, i;
+	char *data;
+	int rc = 0;
+
+	*n = 0;
+	if (sp_fs_read_secret(path, 64 * 1024, &data, &len, err) == -1)
+		return -1;
+	p = data;
+	left = len;
+	while (rc == 0 && sp_str_field(&p, &left, '\n', &l, &ll)) {
+		line++;
+		if (ll == 0 || l[0] == '#')
+			continue;
+		if (ll != 2 * SP_TLS_TICKET_KEY_LEN) {
+			rc = sp_err_set(err, "%s:%zu: a key is %d hex digits",
+			    path, line, 2 * SP_TLS_TICKET_KEY_LEN);
+			break;
+		}
+		if (*n == SP_TLS_TICKET_KEYS_MAX) {
+			rc = sp_err_set(err, "%s:%zu: more than %d keys", path,
+			    line, SP_TLS_TICKET_KEYS_MAX);
+			break;
+		}
+		for (i = 0; i < SP_TLS_TICKET_KEY_LEN; i++) {
+			int hi = hexval(l[2 * i]), lo = hexval(l[2 * i + 1]);
+
+			if (hi < 0 || lo < 0) {
+				rc = sp_err_set(err, "%s:%zu: not hex", path,
+				    line);
+				break;
+			}
+			keys[*n][i] = (unsigned char)(hi * 16 + lo);
+		}
+		(*n)++;
+	}
+	sp_fs_free_secret(data, len);
+	if (rc == 0 && *n == 0)
+		rc = sp_err_set(err, "%s: no ticket key", path);
+	return rc;
+}
+
+/*
+ * RFC 5077 ticket protection with keys from the shared file: encrypt with
+ * the first key, decrypt with any; a ticket under an older key is accepted
+ * and renewed (return 2).
+ */
+static int
+ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
+    EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
+{
+	struct sp_tls_server *s = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+	OSSL_PARAM params[3];
+	const unsigned char *k = NULL;
+	size_t i;
+
+	if (s == NULL || s->ntkeys == 0)
+		return 0;
+	if (enc) {
+		k = s->tkeys[0];
+		memcpy(name, k, 16);
+		if (RAND_bytes(iv, EVP_MAX_IV_LENGTH) != 1)
+			return -1;
+	} else {
+		for (i = 0; i < s->ntkeys && k == NULL; i++)
+			if (memcmp(name, s->tkeys[i], 16) == 0)
+				k = s->tkeys[i];
+		if (k == NULL)
+			return 0;	/* unknown key: a full handshake */
+	}
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
+	    (void *)(uintptr_t)(k + 16), 32);
+	params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)(uintptr_t)"SHA256", 0);
+	params[2] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_CTX_set_params(hctx, params) != 1)
+		return -1;
+	if (enc)
+		return EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k + 48,
+		    iv) == 1 ? 1 : -1;
+	if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k + 48,
+	    iv) != 1)
+		return -1;
+	return k == s->tkeys[0] ? 1 : 2;
+}
+
+int
+sp_tls_ticket_keys_rotate(const char *path, struct sp_err *err)
+{
+	unsigned char keys[SP_TLS_TICKET_KEYS_MAX][SP_TLS_TICKET_KEY_LEN];
+	char hex[2 * SP_TLS_TICKET_KEY_LEN + 1];
+	struct sp_buf out;
+	struct sp_err e2;
+	size_t n = 0, i;
+	int rc;
+
+	if (access(path, F_OK) == 0 && load_ticket_keys(path, keys + 1, &n,
+	    err) == -1)
+		return -1;
+	if (n == SP_TLS_TICKET_KEYS_MAX)
+		n--;			/* the oldest goes */
+	if (RAND_bytes(keys[0], SP_TLS_TICKET_KEY_LEN) != 1)
+		return sp_err_set(err, "no randomness for a ticket key");
+	sp_buf_init(&out, 4096);
+	out.secret = 1;
+	sp_buf_printf(&out, "# sprovd session-ticket keys: the first "
+	    "encrypts, all decrypt\n");
+	for (i = 0; i <= n; i++) {
+		sp_str_hex(hex, keys[i], SP_TLS_TICKET_KEY_LEN);
+		sp_buf_printf(&out, "%s\n", hex);
+	}
+	OPENSSL_cleanse(keys, sizeof(keys));
+	OPENSSL_cleanse(hex, sizeof(hex));
+	rc = sp_fs_write_atomic(path, out.data, out.len, 0600, &e2);
+	if (rc == -1)
+		sp_err_set(err, "%s", e2.msg);
+	sp_buf_release(&out);
+	return rc;
 }
 
 static struct sp_tls_server *
@@ -151,9 +298,19 @@ server_build(const struct sp_tls_server *old, const struct sp_tls_config *c,
 		    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 		SSL_CTX_set_verify_depth(s->ctx, 4);
 	}
+	s->verify_clients = c->nclient_ca > 0;
 	/* Resumed sessions must carry the same client identity. */
 	SSL_CTX_set_session_id_context(s->ctx, (const unsigned char *)"sprov",
 	    5);
+	if (c->ticket_keys != NULL) {
+		if (load_ticket_keys(c->ticket_keys, s->tkeys, &s->ntkeys,
+		    err) == -1)
+			goto fail;
+		SSL_CTX_set_app_data(s->ctx, s);
+		if (SSL_CTX_set_tlsext_ticket_key_evp_cb(s->ctx,
+		    ticket_cb) != 1)
+			goto sslfail;
+	}
 	return s;
 sslfail:
 	sp_err_ssl(err, "cannot configure TLS");
@@ -189,6 +346,7 @@ sp_tls_server_unref(struct sp_tls_server *s)
 
 	if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
+	OPENSSL_cleanse(s->tkeys, sizeof(s->tkeys));
 	for (i = 0; i < s->nleaf; i++) {
 		X509_free(s->leaf[i]);
 		EVP_PKEY_free(s->key[i]);
@@ -283,6 +441,36 @@ result(struct sp_tls_conn *c, int r, const char *what)
 	}
 }
 
+/*
+ * A resumed session skips certificate verification: verify the client's
+ * certificate again against this context's CAs and CRL, so a device
+ * revoked since its session began cannot resume it.
+ */
+static int
+reverify(struct sp_tls_conn *c)
+{
+	X509_STORE *st = SSL_CTX_get_cert_store(SSL_get_SSL_CTX(c->ssl));
+	X509 *peer = SSL_get0_peer_certificate(c->ssl);
+	X509_STORE_CTX *xs;
+	int ok = 0;
+
+	if (peer == NULL || (xs = X509_STORE_CTX_new()) == NULL) {
+		snprintf(c->err, sizeof(c->err), "resumed session without a "
+		    "client certificate");
+		return -1;
+	}
+	if (X509_STORE_CTX_init(xs, st, peer, NULL) == 1 &&
+	    X509_STORE_CTX_set_purpose(xs, X509_PURPOSE_SSL_CLIENT) == 1)
+		ok = X509_verify_cert(xs) == 1;
+	if (!ok)
+		snprintf(c->err, sizeof(c->err), "resumed session: client "
+		    "certificate: %s", X509_verify_cert_error_string(
+		    X509_STORE_CTX_get_error(xs)));
+	X509_STORE_CTX_free(xs);
+	ERR_clear_error();
+	return ok ? 0 : -1;
+}
+
 int
 sp_tls_handshake(struct sp_tls_conn *c)
 {
@@ -290,8 +478,12 @@ sp_tls_handshake(struct sp_tls_conn *c)
 
 	ERR_clear_error();
 	errno = 0;
-	if ((r = SSL_do_handshake(c->ssl)) == 1)
+	if ((r = SSL_do_handshake(c->ssl)) == 1) {
+		if (c->srv->verify_clients && SSL_session_reused(c->ssl) &&
+		    reverify(c) == -1)
+			return -1;
 		return 0;
+	}
 	r = result(c, r, "handshake");
 	return r == 0 ? -1 : r;
 }

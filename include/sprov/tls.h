@@ -36,6 +36,13 @@ struct sp_tls_config {
 	size_t		 nclient_ca;
 	const char	*crl;		/* PEM CRL file(s) or NULL */
 	bool		 insecure_old_versions;
+	/*
+	 * Session-ticket keys shared by every process that reads the file:
+	 * one key per line, 160 hex digits (16-byte name, 32-byte HMAC key,
+	 * 32-byte AES key); the first line encrypts new tickets, the others
+	 * still decrypt (rotation).  NULL: random keys of this process.
+	 */
+	const char	*ticket_keys;
 };
 
 struct sp_tls_server;
@@ -80,5 +87,15 @@ void			 sp_tls_close(struct sp_tls_conn *);
 X509			*sp_tls_peer_cert(const struct sp_tls_conn *);
 const char		*sp_tls_version(const struct sp_tls_conn *);
 bool			 sp_tls_resumed(const struct sp_tls_conn *);
+
+#define SP_TLS_TICKET_KEY_LEN	80
+#define SP_TLS_TICKET_KEYS_MAX	4
+/*
+ * Rotates a ticket key file: a fresh random key on the first line, the
+ * previous keys after it (at most SP_TLS_TICKET_KEYS_MAX), written
+ * atomically with mode 0600.  Creates the file if absent.
+ */
+int			 sp_tls_ticket_keys_rotate(const char *path,
+			    struct sp_err *);
 
 #endif

@@ -29,6 +29,7 @@ static const struct sp_cfg_key schema[] = {
 	{ "timeout_request", 0 },
 	{ "timeout_idle", 0 },
 	{ "insecure_old_versions", SP_CFG_FLAG },
+	{ "ticket_keys", 0 },
 };
 
 static int
@@ -106,6 +107,7 @@ conf_load(const char *path, struct sprovd_conf *conf, struct sp_cfg **cfgp)
 		conf->tls.client_ca[conf->tls.nclient_ca++] = v;
 	}
 	conf->tls.crl = sp_cfg_get(c, "crl");
+	conf->tls.ticket_keys = sp_cfg_get(c, "ticket_keys");
 	/* The admin listener: same server certificates, operators' CAs. */
 	conf->admin_tls = conf->tls;
 	conf->admin_tls.nclient_ca = 0;

@@ -33,7 +33,8 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: sprovd [-dnv] -f sprovd.conf\n");
+	fprintf(stderr, "usage: sprovd [-dnv] -f sprovd.conf\n"
+	    "       sprovd -T ticket-key-file\n");
 	exit(2);
 }
 
@@ -224,8 +225,15 @@ main(int argc, char *argv[])
 	int rc = 1;
 	size_t nfds = 0, i;
 
-	while ((ch = getopt(argc, argv, "df:nv")) != -1) {
+	while ((ch = getopt(argc, argv, "df:nT:v")) != -1) {
 		switch (ch) {
+		case 'T':
+			/* Rotation, for cron: then SIGHUP every sprovd. */
+			if (sp_tls_ticket_keys_rotate(optarg, &err) == -1) {
+				fprintf(stderr, "sprovd: %s\n", err.msg);
+				return 1;
+			}
+			return 0;
 		case 'd': debug = 1; break;
 		case 'f': file = optarg; break;
 		case 'n': check = 1; break;

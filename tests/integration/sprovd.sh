@@ -478,6 +478,50 @@ else
 	_n=$((_n + 1))
 fi
 
+# Session resumption across processes that share a ticket key file.
+check "sprovd -T creates a ticket key file" $SPROVD -T "$T/tickets.keys"
+check "the ticket key file is 0600" test "$(stat -c %a tickets.keys)" = 600
+write_conf <<< "ticket_keys $T/tickets.keys"
+sed "s|listen_report .*|listen_report $T/listenB.txt|" sprovd.conf > B.conf
+start
+$SPROVD -d -f B.conf 2>>sprovd.log &
+PIDB=$!
+for i in $(seq 1 100); do [ -s listenB.txt ] && break; sleep 0.05; done
+PORTB=$(head -1 listenB.txt | sed 's/.*://')
+sess() {	# port device session-option file [tls version]
+	printf 'GET /prov/self.xml HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' \
+	    $NAME | timeout 8 openssl s_client -connect 127.0.0.1:$1 \
+	    -servername $NAME ${5:--tls1_3} -cert $2.crt -key $2.key \
+	    -CAfile ca/server-ca.crt $3 $4 -ign_eof 2>&1
+}
+sess $PORT dev/000e08000001 -sess_out s1.pem > a.txt
+sess $PORTB dev/000e08000001 -sess_in s1.pem > b.txt
+check "a TLS 1.3 session from one process resumes on another" grep -q \
+    "^Reused, TLSv1.3" b.txt
+check "the resumed session keeps the device's identity" grep -q \
+    "^HTTP/1.1 200" b.txt
+sess $PORT dev/000e08000001 -sess_out s2.pem -tls1_2 > a2.txt
+sess $PORTB dev/000e08000001 -sess_in s2.pem -tls1_2 > b2.txt
+check "a TLS 1.2 session resumes on another process" grep -q \
+    "^Reused, TLSv1.2" b2.txt
+sess $PORT dev/000e08000003 -sess_out s3.pem > a3.txt
+$SPROVD -T "$T/tickets.keys"
+kill -HUP $PID $PIDB
+sleep 0.5
+sess $PORTB dev/000e08000001 -sess_in s1.pem > b4.txt
+check "after a key rotation, tickets under the old key still resume" grep -q \
+    "^Reused, TLSv1.3" b4.txt
+$CA revoke --mac 000e08000003 >/dev/null && $CA crl >/dev/null
+kill -HUP $PID $PIDB
+sleep 0.5
+sess $PORTB dev/000e08000003 -sess_in s3.pem > b5.txt
+check "a revoked device cannot resume its session" sh -c "! grep -q \
+    '^HTTP/1.1' b5.txt"
+has "the refused resumption is logged" sprovd.log "resumed session: client certificate: certificate revoked"
+kill $PIDB
+wait $PIDB 2>/dev/null
+stop
+
 # The audit trail.
 check "audit chain verifies" $ST audit-verify
 check "the audit table refuses updates" sh -c "sqlite3 var/sprov.db \
