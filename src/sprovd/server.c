@@ -116,6 +116,7 @@ struct cached {
 
 struct worker {
 	int			 id;
+	int			 reserve;	/* a spare fd for EMFILE */
 	struct cached		*cache;		/* CACHE_SLOTS entries */
 	pthread_t		 thread;
 	struct server		*srv;
@@ -971,12 +972,24 @@ do_accept(struct worker *w, int lfd, bool admin)
 
 	for (;;) {
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd == -1) {
-			if (errno == EMFILE || errno == ENFILE)
-				sp_log(s->log, SP_LOG_WARN, "accept: %s",
-				    strerror(errno));
+		if (fd == -1 && (errno == EMFILE || errno == ENFILE) &&
+		    w->reserve != -1) {
+			/*
+			 * Out of descriptors: the pending connection would
+			 * keep the listener readable and spin this loop.  Use
+			 * the spare to take it and refuse it, then rearm.
+			 */
+			close(w->reserve);
+			if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) != -1)
+				close(fd);
+			w->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			atomic_fetch_add(&s->m.refused, 1);
+			sp_log(s->log, SP_LOG_WARN, "out of file descriptors: "
+			    "refusing connections");
 			return;
 		}
+		if (fd == -1)
+			return;
 		/* Admission control: refuse cheaply, before any TLS work. */
 		if (atomic_fetch_add(&s->nconns, 1) >= s->conf->max_connections ||
 		    atomic_load(&s->stop)) {
@@ -1248,6 +1261,7 @@ server_run(struct sprovd_conf *conf, struct sp_tls_server *tls,
 
 		w->id = (int)i;
 		w->srv = s;
+		w->reserve = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		pthread_mutex_init(&w->lock, NULL);
 		w->epfd = epoll_create1(EPOLL_CLOEXEC);
 		w->evtag.kind = TAG_EVENT;
@@ -1292,6 +1306,8 @@ server_run(struct sprovd_conf *conf, struct sp_tls_server *tls,
 	for (i = 0; i < s->nworkers; i++) {
 		close(s->workers[i].epfd);
 		close(s->workers[i].evtag.fd);
+		if (s->workers[i].reserve != -1)
+			close(s->workers[i].reserve);
 		pthread_mutex_destroy(&s->workers[i].lock);
 	}
 	if (s->fwdir != -1)

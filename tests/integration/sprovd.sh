@@ -458,6 +458,24 @@ check "admission control: 16 served, the rest refused" grep -q \
     "opened 16 refused 24 first-200 16 second-200 16" adm.txt
 stop
 
+# Out of descriptors: connections refused, the server stays responsive.
+write_conf < /dev/null
+rm -f listen.txt
+prlimit --nofile=64 $SPROVD -d -f sprovd.conf 2>>sprovd.log &
+PID=$!
+for i in $(seq 1 100); do [ -s listen.txt ] && break; sleep 0.05; done
+PORT=$(head -1 listen.txt | sed 's/.*://')
+timeout 60 $FLOOD 127.0.0.1 $PORT $NAME dev/000e08000001.crt \
+    dev/000e08000001.key ca/server-ca.crt 100 /prov/self.xml > emfile.txt
+check "EMFILE: some connections refused" sh -c "! grep -q 'refused 0 ' \
+    emfile.txt"
+check "EMFILE: the accepted ones served" grep -qE \
+    "opened ([0-9]+) refused [0-9]+ first-200 \1 second-200 \1" emfile.txt
+check "EMFILE: served again once descriptors are back" test "$(code \
+    dev/000e08000001 /prov/self.xml)" = 200
+has "EMFILE logged" sprovd.log "out of file descriptors"
+stop
+
 # Privileges: after binding and loading keys, the workers run as user.
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	chmod 755 "$T"		# mktemp -d made it 0700: nobody could not reach var
