@@ -1,0 +1,291 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "sprov/cnrule.h"
+#include "sprov/fetch.h"
+#include "sprov/resolve.h"
+#include "sprov/x509.h"
+
+struct attempt {
+	const struct sp_fetch_opts	*o;
+	struct sp_fetch_result		*res;
+	CURL				*cu;
+	int				 https;
+	int				 verified;	/* prereq passed */
+	char				 why[SP_ERR_MAX];
+};
+
+static void
+trace(const struct sp_fetch_opts *o, const char *step, int ok,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+trace(const struct sp_fetch_opts *o, const char *step, int ok,
+    const char *fmt, ...)
+{
+	char detail[SP_ERR_MAX];
+	va_list ap;
+
+	if (o->trace == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	o->trace(o->trace_arg, step, ok, detail);
+}
+
+static size_t
+collect(char *p, size_t size, size_t n, void *arg)
+{
+	struct sp_buf *b = arg;
+
+	return sp_buf_append(b, p, size * n) == 0 ? size * n : 0;
+}
+
+/*
+ * (b) and (c), after the TLS handshake (curl checked (a) in it) and before
+ * the request: aborting here means the server never sees a request.
+ */
+static int
+prereq(void *arg, char *primary_ip, char *local_ip, int primary_port,
+    int local_port)
+{
+	struct attempt *a = arg;
+	const struct sp_fetch_opts *o = a->o;
+	struct curl_tlssessioninfo *ti = NULL;
+	char cn[SP_CN_MAX + 1], fqdn[SP_FQDN_MAX + 1];
+	enum sp_cn_verdict v;
+	struct sp_addrs addrs;
+	struct sp_err err;
+	size_t i;
+	X509 *peer;
+
+	(void)local_ip;
+	(void)primary_port;
+	(void)local_port;
+	snprintf(a->res->server_ip, sizeof(a->res->server_ip), "%s",
+	    primary_ip);
+	if (!a->https) {		/* plain HTTP, TFTP: nothing to verify */
+		a->verified = 1;
+		return CURL_PREREQFUNC_OK;
+	}
+	/* HTTPS whose TLS we cannot inspect is refused: fail closed. */
+	if (curl_easy_getinfo(a->cu, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK ||
+	    ti == NULL || ti->backend != CURLSSLBACKEND_OPENSSL ||
+	    ti->internals == NULL) {
+		snprintf(a->why, sizeof(a->why), "cannot inspect the TLS "
+		    "session to verify the server");
+		return CURL_PREREQFUNC_ABORT;
+	}
+	peer = SSL_get0_peer_certificate(ti->internals);
+	if (peer == NULL || SSL_get_verify_result(ti->internals) != X509_V_OK) {
+		snprintf(a->why, sizeof(a->why), "server certificate not "
+		    "trusted");
+		trace(o, "(a) chain to the trusted root", 0, "%s", a->why);
+		return CURL_PREREQFUNC_ABORT;
+	}
+	trace(o, "(a) chain to the trusted root", 1, "verified");
+	if (sp_x509_name_cn(X509_get_subject_name(peer), cn, sizeof(cn),
+	    &err) == -1) {
+		snprintf(a->why, sizeof(a->why), "server certificate CN "
+		    "rule: %s", err.msg);
+		trace(o, "(b) CN rule", 0, "%s", err.msg);
+		return CURL_PREREQFUNC_ABORT;
+	}
+	snprintf(a->res->cn, sizeof(a->res->cn), "%s", cn);
+	if ((v = sp_cnrule_check(cn, strlen(cn), fqdn, sizeof(fqdn))) !=
+	    SP_CN_OK) {
+		snprintf(a->why, sizeof(a->why), "server certificate CN rule: "
+		    "%s (CN=%s)", sp_cnrule_str(v), cn);
+		trace(o, "(b) CN rule", 0, "CN=%s: %s", cn, sp_cnrule_str(v));
+		return CURL_PREREQFUNC_ABORT;
+	}
+	trace(o, "(b) CN rule", 1, "CN=%s: name %s", cn, fqdn);
+	if (sp_resolve(fqdn, o->dns, &addrs, &err) == -1) {
+		snprintf(a->why, sizeof(a->why), "server address check: %s",
+		    err.msg);
+		trace(o, "(c) address among the name's", 0, "%s", err.msg);
+		return CURL_PREREQFUNC_ABORT;
+	}
+	if (!sp_addrs_contain(&addrs, primary_ip)) {
+		char list[256] = "";
+
+		for (i = 0; i < addrs.n; i++)
+			snprintf(list + strlen(list), sizeof(list) -
+			    strlen(list), "%s%s", i ? " " : "", addrs.addr[i]);
+		snprintf(a->why, sizeof(a->why), "server address %s is not an "
+		    "address of %s (%s)", primary_ip, fqdn, list);
+		trace(o, "(c) address among the name's", 0, "%s", a->why);
+		return CURL_PREREQFUNC_ABORT;
+	}
+	trace(o, "(c) address among the name's", 1, "%s is an address of %s",
+	    primary_ip, fqdn);
+	a->verified = 1;
+	return CURL_PREREQFUNC_OK;
+}
+
+/* One request to one address.  Returns the curl code. */
+static CURLcode
+attempt_one(const struct sp_fetch_opts *o, const char *url, int https,
+    const char *host, long port, const char *addr,
+    struct sp_fetch_result *res, char **redirect)
+{
+	struct curl_slist *resolve = NULL;
+	char entry[512], *loc = NULL;
+	struct attempt a;
+	CURLcode rc;
+	CURL *cu;
+
+	if ((cu = curl_easy_init()) == NULL)
+		return CURLE_OUT_OF_MEMORY;
+	memset(&a, 0, sizeof(a));
+	a.o = o;
+	a.res = res;
+	a.cu = cu;
+	a.https = https;
+	snprintf(entry, sizeof(entry), strchr(addr, ':') ? "%s:%ld:[%s]" :
+	    "%s:%ld:%s", host, port, addr);
+	resolve = curl_slist_append(NULL, entry);
+	sp_buf_reset(&res->body);
+	curl_easy_setopt(cu, CURLOPT_URL, url);
+	curl_easy_setopt(cu, CURLOPT_RESOLVE, resolve);
+	curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "https,http,tftp");
+	curl_easy_setopt(cu, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(cu, CURLOPT_TIMEOUT, o->timeout > 0 ? o->timeout :
+	    60L);
+	curl_easy_setopt(cu, CURLOPT_MAXFILESIZE_LARGE,
+	    (curl_off_t)o->max_bytes);
+	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(cu, CURLOPT_WRITEDATA, &res->body);
+	curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
+	/* (a): only our roots; never the system store. */
+	curl_easy_setopt(cu, CURLOPT_CAINFO, o->trust);
+	curl_easy_setopt(cu, CURLOPT_CAPATH, NULL);
+	curl_easy_setopt(cu, CURLOPT_SSL_VERIFYPEER, 1L);
+	/* The name check is (b)+(c) in prereq(), not curl's. */
+	curl_easy_setopt(cu, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(cu, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (o->cert != NULL) {
+		curl_easy_setopt(cu, CURLOPT_SSLCERT, o->cert);
+		curl_easy_setopt(cu, CURLOPT_SSLKEY, o->key);
+	}
+	curl_easy_setopt(cu, CURLOPT_PREREQFUNCTION, prereq);
+	curl_easy_setopt(cu, CURLOPT_PREREQDATA, &a);
+	curl_easy_setopt(cu, CURLOPT_USERAGENT, "sprov-agent");
+	if (o->uid != NULL) {
+		curl_easy_setopt(cu, CURLOPT_USERNAME, o->uid);
+		curl_easy_setopt(cu, CURLOPT_PASSWORD, o->pwd ? o->pwd : "");
+		curl_easy_setopt(cu, CURLOPT_HTTPAUTH, (long)CURLAUTH_ANY);
+	}
+	if (o->method != NULL) {
+		curl_easy_setopt(cu, CURLOPT_CUSTOMREQUEST, o->method);
+		curl_easy_setopt(cu, CURLOPT_POSTFIELDS, o->body ? o->body : "");
+		curl_easy_setopt(cu, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)o->bodylen);
+	}
+	rc = curl_easy_perform(cu);
+	if (a.why[0] != '\0')
+		snprintf(res->err, sizeof(res->err), "%s", a.why);
+	else if (rc == CURLE_PEER_FAILED_VERIFICATION ||
+	    rc == CURLE_SSL_CACERT_BADFILE) {
+		snprintf(res->err, sizeof(res->err), "server certificate not "
+		    "trusted: %s", curl_easy_strerror(rc));
+		trace(o, "(a) chain to the trusted root", 0, "%s", res->err);
+	} else if (rc != CURLE_OK)
+		snprintf(res->err, sizeof(res->err), "%s: %s", addr,
+		    curl_easy_strerror(rc));
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &res->status);
+		if ((res->status == 301 || res->status == 302) &&
+		    curl_easy_getinfo(cu, CURLINFO_REDIRECT_URL, &loc) ==
+		    CURLE_OK && loc != NULL)
+			*redirect = strdup(loc);
+	}
+	curl_slist_free_all(resolve);
+	curl_easy_cleanup(cu);
+	return rc;
+}
+
+int
+sp_fetch(const struct sp_fetch_opts *o, struct sp_fetch_result *res)
+{
+	char *url = strdup(o->url), *host = NULL, *scheme = NULL, *redir;
+	struct sp_addrs addrs;
+	struct sp_err err;
+	CURLUcode uc;
+	CURLcode rc = CURLE_OK;
+	CURLU *u = NULL;
+	long port;
+	size_t i;
+	int hops, answered = 0;
+
+	res->status = 0;
+	res->err[0] = res->server_ip[0] = res->cn[0] = '\0';
+	for (hops = 0; url != NULL && hops <= SP_FETCH_REDIRECTS; hops++) {
+		char *p = NULL;
+
+		curl_url_cleanup(u);
+		curl_free(host);
+		curl_free(scheme);
+		host = scheme = NULL;
+		if ((u = curl_url()) == NULL ||
+		    (uc = curl_url_set(u, CURLUPART_URL, url, 0)) != CURLUE_OK ||
+		    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+		    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) !=
+		    CURLUE_OK ||
+		    curl_url_get(u, CURLUPART_PORT, &p,
+		    CURLU_DEFAULT_PORT) != CURLUE_OK) {
+			snprintf(res->err, sizeof(res->err), "bad URL %s", url);
+			break;
+		}
+		port = strtol(p, NULL, 10);
+		curl_free(p);
+		/* curl keeps IPv6 literals in brackets: resolve without. */
+		if (host[0] == '[') {
+			memmove(host, host + 1, strlen(host));
+			host[strlen(host) - 1] = '\0';
+		}
+		if (sp_resolve(host, o->dns, &addrs, &err) == -1) {
+			snprintf(res->err, sizeof(res->err), "%s", err.msg);
+			trace(o, "resolve the URL's host", 0, "%s", err.msg);
+			break;
+		}
+		trace(o, "resolve the URL's host", 1, "%s: %zu address%s",
+		    host, addrs.n, addrs.n == 1 ? "" : "es");
+		redir = NULL;
+		answered = 0;
+		/* Redundant servers: in order until one answers. */
+		for (i = 0; i < addrs.n && !answered; i++) {
+			rc = attempt_one(o, url, strcmp(scheme, "https") == 0,
+			    host, port, addrs.addr[i], res, &redir);
+			trace(o, "connect and request", rc == CURLE_OK,
+			    "%s port %ld: %s", addrs.addr[i], port,
+			    rc == CURLE_OK ? "answered" : res->err);
+			answered = rc == CURLE_OK;
+		}
+		free(url);
+		url = NULL;
+		if (answered && redir != NULL && strcmp(scheme, "tftp") != 0) {
+			trace(o, "redirect", 1, "%ld to %s", res->status, redir);
+			url = redir;
+			continue;
+		}
+		free(redir);
+	}
+	if (url != NULL && hops > SP_FETCH_REDIRECTS) {
+		snprintf(res->err, sizeof(res->err), "more than %d redirects",
+		    SP_FETCH_REDIRECTS);
+		answered = 0;
+	}
+	free(url);
+	curl_free(host);
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	return answered ? 0 : -1;
+}

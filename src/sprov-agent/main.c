@@ -1,0 +1,593 @@
+/*
+ * sprov-agent: the phone's side of provisioning.  This file parses the
+ * command line and runs a command; see sprov-agent(8).
+ *
+ * State directory (-s DIR, default ./agent):
+ *   identity.crt, identity.key (0600)	the device's certificate and key
+ *   trust.pem				the server-CA root (+ a provider CA)
+ *   params.xml (0600)			every parameter, flat-profile XML,
+ *					replaced atomically
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+
+#include "sprov/fetch.h"
+#include "sprov/fsutil.h"
+#include "sprov/macro.h"
+#include "sprov/profile.h"
+#include "sprov/rule.h"
+#include "sprov/str.h"
+#include "sprov/x509.h"
+#include "sprov-agent/agent.h"
+
+/* The reference's defaults (section 3.1), for a fresh state. */
+static const char *const defaults[][2] = {
+	{ "Provision_Enable", "Yes" },
+	{ "Resync_On_Reset", "Yes" },
+	{ "Resync_Random_Delay", "2" },
+	{ "Resync_Periodic", "3600" },
+	{ "Resync_Error_Retry_Delay", "60,120,240,480,960,1920,3840,7680,"
+	    "15360,30720,61440,86400" },
+	{ "Resync_Fails_On_FNF", "Yes" },
+	{ "Profile_Rule", "/$PSN.xml" },
+	{ "Profile_Rule_B", "" },
+	{ "Profile_Rule_C", "" },
+	{ "Profile_Rule_D", "" },
+	{ "Log_Request_Msg", "$PN $MAC -- Requesting resync "
+	    "$SCHEME://$SERVIP:$PORT$PATH" },
+	{ "Log_Success_Msg", "$PN $MAC -- Successful resync "
+	    "$SCHEME://$SERVIP:$PORT$PATH" },
+	{ "Log_Failure_Msg", "$PN $MAC -- Resync failed: $ERR" },
+	{ "Primary_DNS", "" },
+};
+
+struct agent {
+	char			 dir[PATH_MAX];
+	char			 path[4][PATH_MAX];	/* crt key trust params */
+	struct sp_profile	*params;
+	struct sp_identity	 id;
+	char			 mac_colon[18], mau[13], psn[16];
+	/* Context of the current fetch, for $SCHEME $SERV... $ERR. */
+	struct sp_url		 url;
+	char			 servip[46], port[8], err[SP_ERR_MAX];
+	char			 tmp[SP_PARAM_VALUE_MAX + 1];
+};
+
+enum { P_CRT, P_KEY, P_TRUST, P_PARAMS };
+
+static int
+fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "sprov-agent: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_FAILED;
+}
+
+static const char *
+param(struct agent *a, const char *name)
+{
+	const struct sp_param *p = sp_profile_get(a->params, name);
+
+	return p ? p->value : "";
+}
+
+/* Macro values: identity, GPP registers, the current URL, $ERR. */
+static const char *
+lookup(void *arg, const char *name, size_t len)
+{
+	struct agent *a = arg;
+	char n[32];
+
+	if (len >= sizeof(n))
+		return NULL;
+	memcpy(n, name, len);
+	n[len] = '\0';
+	if (strcmp(n, "MA") == 0)
+		return a->id.mac;
+	if (strcmp(n, "MAU") == 0)
+		return a->mau;
+	if (strcmp(n, "MAC") == 0)
+		return a->mac_colon;
+	if (strcmp(n, "PN") == 0)
+		return a->id.model;
+	if (strcmp(n, "PSN") == 0)
+		return a->psn;
+	if (strcmp(n, "SN") == 0)
+		return a->id.serial;
+	if (strcmp(n, "CCERT") == 0)
+		return "Installed";
+	if (strcmp(n, "SWVER") == 0)
+		return param(a, "Software_Version");
+	if (strcmp(n, "ERR") == 0)
+		return a->err;
+	if (strcmp(n, "SCHEME") == 0 || strcmp(n, "METH") == 0)
+		return a->url.scheme;
+	if (strcmp(n, "SERV") == 0)
+		return a->url.host;
+	if (strcmp(n, "SERVIP") == 0)
+		return a->servip;
+	if (strcmp(n, "PORT") == 0)
+		return a->port;
+	if (strcmp(n, "PATH") == 0)
+		return a->url.path;
+	if (len == 1 && n[0] >= 'A' && n[0] <= 'P') {
+		snprintf(a->tmp, sizeof(a->tmp), "GPP_%c", n[0]);
+		snprintf(a->tmp, sizeof(a->tmp), "%s", param(a, a->tmp));
+		return a->tmp;
+	}
+	if (len == 2 && n[0] == 'S' && n[1] >= 'A' && n[1] <= 'D') {
+		snprintf(a->tmp, sizeof(a->tmp), "GPP_S%c", n[1]);
+		snprintf(a->tmp, sizeof(a->tmp), "%s", param(a, a->tmp));
+		return a->tmp;
+	}
+	return NULL;
+}
+
+static int
+expand(struct agent *a, const char *in, bool secrets, struct sp_buf *out)
+{
+	struct sp_macro_ctx ctx = { lookup, a, secrets };
+
+	sp_buf_reset(out);
+	if (sp_macro_expand(&ctx, in, strlen(in), out) == -1)
+		return -1;
+	if (out->data == NULL)
+		sp_buf_append(out, "", 0);
+	return 0;
+}
+
+static int
+save(struct agent *a, struct sp_err *err)
+{
+	struct sp_buf b;
+	int rc;
+
+	sp_buf_init(&b, 64L << 20);
+	b.secret = 1;
+	if (sp_profile_render(a->params, &b) == -1) {
+		sp_buf_release(&b);
+		return sp_err_set(err, "parameters too large to save");
+	}
+	rc = sp_fs_write_atomic(a->path[P_PARAMS], b.data, b.len, 0600, err);
+	sp_buf_release(&b);
+	return rc;
+}
+
+static int
+load(struct agent *a, const char *dir)
+{
+	static const char *const names[4] = { "identity.crt", "identity.key",
+	    "trust.pem", "params.xml" };
+	struct sp_err err;
+	size_t len, i;
+	char *data;
+	X509 *x;
+
+	snprintf(a->dir, sizeof(a->dir), "%s", dir);
+	for (i = 0; i < 4; i++)
+		snprintf(a->path[i], sizeof(a->path[i]), "%s/%s", dir,
+		    names[i]);
+	if (sp_fs_check_secret(a->path[P_KEY], &err) == -1 ||
+	    sp_fs_read_secret(a->path[P_PARAMS], 64L << 20, &data, &len,
+	    &err) == -1)
+		return fail("%s (state %s: run 'sprov-agent init' first?)",
+		    err.msg, dir);
+	a->params = sp_profile_parse(data, len, &err);
+	sp_fs_free_secret(data, len);
+	if (a->params == NULL)
+		return fail("%s: %s", a->path[P_PARAMS], err.msg);
+	if ((x = sp_x509_cert_load(a->path[P_CRT], &err)) == NULL)
+		return fail("%s", err.msg);
+	if (sp_x509_device_identity(x, &a->id, &err) == -1 || a->id.generic) {
+		X509_free(x);
+		return fail("%s: %s", a->path[P_CRT], a->id.generic ?
+		    "a generic certificate identifies no device" : err.msg);
+	}
+	X509_free(x);
+	for (i = 0; i < 12; i++)
+		a->mau[i] = (char)(a->id.mac[i] >= 'a' ? a->id.mac[i] - 32 :
+		    a->id.mac[i]);
+	for (i = 0; i < 6; i++)
+		snprintf(a->mac_colon + 3 * i, 4, "%.2s%s", a->id.mac + 2 * i,
+		    i < 5 ? ":" : "");
+	/* PSN: the model's digits ("CP-8841-3PCC" -> "8841"). */
+	for (i = 0; a->id.model[i] != '\0' && (a->id.model[i] < '0' ||
+	    a->id.model[i] > '9'); i++)
+		;
+	snprintf(a->psn, sizeof(a->psn), "%.*s", (int)strspn(a->id.model + i,
+	    "0123456789"), a->id.model + i);
+	return 0;
+}
+
+static int
+copy_file(const char *from, const char *to, mode_t mode, bool secret)
+{
+	struct sp_err err;
+	size_t len;
+	char *data;
+	int rc;
+
+	if ((secret ? sp_fs_read_secret(from, 1 << 20, &data, &len, &err) :
+	    sp_fs_read(from, 1 << 20, &data, &len, &err)) == -1)
+		return fail("%s", err.msg);
+	rc = sp_fs_write_atomic(to, data, len, mode, &err);
+	sp_fs_free_secret(data, len);
+	if (rc == -1)
+		return fail("%s", err.msg);
+	return 0;
+}
+
+static int
+cmd_init(const char *dir, const char *crt, const char *key, const char *ca)
+{
+	struct agent a;
+	struct sp_err err;
+	size_t i;
+
+	memset(&a, 0, sizeof(a));
+	if (crt == NULL || key == NULL || ca == NULL) {
+		fprintf(stderr, "usage: sprov-agent init -s DIR --cert F --key "
+		    "F --server-ca F\n");
+		return EXIT_USAGE;
+	}
+	if (sp_fs_mkdirs(dir, 0700, &err) == -1)
+		return fail("%s", err.msg);
+	snprintf(a.path[P_PARAMS], sizeof(a.path[0]), "%s/params.xml", dir);
+	if (access(a.path[P_PARAMS], F_OK) == 0)
+		return fail("%s exists: this state is initialised", dir);
+	snprintf(a.path[P_CRT], sizeof(a.path[0]), "%s/identity.crt", dir);
+	snprintf(a.path[P_KEY], sizeof(a.path[0]), "%s/identity.key", dir);
+	snprintf(a.path[P_TRUST], sizeof(a.path[0]), "%s/trust.pem", dir);
+	if (copy_file(crt, a.path[P_CRT], 0644, false) ||
+	    copy_file(key, a.path[P_KEY], 0600, true) ||
+	    copy_file(ca, a.path[P_TRUST], 0644, false))
+		return EXIT_FAILED;
+	if ((a.params = sp_profile_new()) == NULL)
+		return fail("out of memory");
+	for (i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+		sp_profile_set(a.params, defaults[i][0], defaults[i][1],
+		    strlen(defaults[i][1]), SP_UA_NONE);
+	if (save(&a, &err) == -1) {
+		sp_profile_free(a.params);
+		return fail("%s", err.msg);
+	}
+	sp_profile_free(a.params);
+	if (load(&a, dir) != 0)
+		return EXIT_FAILED;
+	printf("initialised %s for device %s (%s)\n", dir, a.id.mac,
+	    a.id.model[0] ? a.id.model : "no model");
+	sp_profile_free(a.params);
+	return 0;
+}
+
+static void
+trace_print(void *arg, const char *step, int ok, const char *detail)
+{
+	(void)arg;
+	printf("%-34s %-4s %s\n", step, ok ? "OK" : "FAIL", detail);
+	fflush(stdout);
+}
+
+static void
+fetch_opts(struct agent *a, struct sp_fetch_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->cert = a->path[P_CRT];
+	o->key = a->path[P_KEY];
+	o->trust = a->path[P_TRUST];
+	o->dns = param(a, "Primary_DNS");
+	o->max_bytes = 8 * 1024 * 1024;
+	o->timeout = 60;
+}
+
+static int
+cmd_check(struct agent *a, const char *url)
+{
+	struct sp_fetch_result res;
+	struct sp_fetch_opts o;
+	struct sp_buf u;
+	int rc;
+
+	sp_buf_init(&u, 4096);
+	expand(a, url, false, &u);
+	fetch_opts(a, &o);
+	o.url = u.data;
+	o.trace = trace_print;
+	sp_buf_init(&res.body, o.max_bytes);
+	res.body.secret = 1;
+	printf("checking %s as device %s\n", u.data, a->id.mac);
+	rc = sp_fetch(&o, &res);
+	if (rc == 0)
+		printf("%-34s %-4s HTTP %ld, %zu bytes from %s (CN=%s)\n",
+		    "response", res.status >= 200 && res.status < 300 ? "OK" :
+		    "FAIL", res.status, res.body.len, res.server_ip,
+		    res.cn[0] ? res.cn : "-");
+	else
+		printf("%-34s FAIL %s\n", "result", res.err);
+	sp_buf_release(&res.body);
+	sp_buf_release(&u);
+	return rc == 0 && res.status >= 200 && res.status < 300 ? 0 :
+	    EXIT_FAILED;
+}
+
+static void
+log_msg(struct agent *a, const char *param_name)
+{
+	struct sp_buf b;
+
+	sp_buf_init(&b, 4096);
+	if (param(a, param_name)[0] != '\0' &&
+	    expand(a, param(a, param_name), false, &b) == 0)
+		fprintf(stderr, "sprov-agent: %s\n", b.data);
+	sp_buf_release(&b);
+}
+
+/*
+ * One rule: choose the alternative, run its assignments, fetch, apply.
+ * 0 success, 1 nothing to do, -1 failure (a->err set).
+ */
+static int
+run_rule(struct agent *a, const char *text, bool *changed)
+{
+	struct sp_fetch_result res;
+	struct sp_fetch_opts o;
+	const struct sp_rule_alt *alt;
+	struct sp_profile *got = NULL, *work = NULL;
+	struct sp_buf u, k, uid, pwd, v;
+	char full[4096];
+	struct sp_rule *rule;
+	struct sp_err err;
+	size_t which, i;
+	int rc = -1, sel;
+
+	a->err[0] = '\0';
+	if ((rule = sp_rule_parse(text, strlen(text), &err)) == NULL) {
+		snprintf(a->err, sizeof(a->err), "rule: %s", err.msg);
+		return -1;
+	}
+	sp_buf_init(&u, 4096);
+	sp_buf_init(&k, 1024);
+	sp_buf_init(&uid, 1024);
+	sp_buf_init(&pwd, 1024);
+	sp_buf_init(&v, SP_PARAM_VALUE_MAX);
+	k.secret = pwd.secret = 1;
+	sp_buf_init(&res.body, 8 * 1024 * 1024);
+	res.body.secret = 1;
+	struct sp_macro_ctx ctx = { lookup, a, false };
+	if ((sel = sp_rule_select(rule, &ctx, &which, &err)) == -1) {
+		snprintf(a->err, sizeof(a->err), "rule: %s", err.msg);
+		goto out;
+	}
+	if (sel == 1) {
+		rc = 1;
+		goto out;
+	}
+	alt = sp_rule_alt(rule, which);
+	/* Assignments happen before the fetch, and stay if it fails. */
+	for (i = 0; i < alt->nassigns; i++) {
+		if (expand(a, alt->assigns[i].value, false, &v) == -1 ||
+		    sp_profile_set(a->params, alt->assigns[i].name, v.data,
+		    v.len, SP_UA_NONE) == -1) {
+			snprintf(a->err, sizeof(a->err), "assignment to %s: %s",
+			    alt->assigns[i].name, sp_profile_error(a->params));
+			goto out;
+		}
+		*changed = true;
+	}
+	if (alt->url == NULL) {
+		rc = 0;
+		goto out;
+	}
+	if (expand(a, alt->url, false, &u) == -1 ||
+	    sp_url_parse(u.data, &a->url, &err) == -1) {
+		snprintf(a->err, sizeof(a->err), "URL: %s", err.msg);
+		goto out;
+	}
+	if (!a->url.host_given) {
+		snprintf(a->err, sizeof(a->err), "URL %s names no server (a "
+		    "DHCP TFTP server is not supported)", u.data);
+		goto out;
+	}
+	snprintf(a->port, sizeof(a->port), "%u", a->url.port);
+	snprintf(full, sizeof(full), "%s://%s:%u%s", a->url.scheme,
+	    strchr(a->url.host, ':') ? "" : a->url.host, a->url.port,
+	    a->url.path);
+	if (strchr(a->url.host, ':') != NULL)
+		snprintf(full, sizeof(full), "%s://[%s]:%u%s", a->url.scheme,
+		    a->url.host, a->url.port, a->url.path);
+	snprintf(a->servip, sizeof(a->servip), "%s", a->url.host);
+	log_msg(a, "Log_Request_Msg");
+	fetch_opts(a, &o);
+	o.url = full;
+	if (alt->key != NULL)
+		expand(a, alt->key, true, &k);
+	if (alt->uid != NULL) {
+		expand(a, alt->uid, true, &uid);
+		expand(a, alt->pwd ? alt->pwd : "", true, &pwd);
+		o.uid = uid.data;
+		o.pwd = pwd.data;
+	}
+	if (sp_fetch(&o, &res) == -1) {
+		snprintf(a->err, sizeof(a->err), "%s", res.err);
+		goto out;
+	}
+	snprintf(a->servip, sizeof(a->servip), "%s", res.server_ip);
+	if (res.status == 404 && strcasecmp(param(a, "Resync_Fails_On_FNF"),
+	    "No") == 0) {
+		rc = 0;			/* not found counts as success */
+		goto out;
+	}
+	if (res.status != 0 && (res.status < 200 || res.status > 299)) {
+		snprintf(a->err, sizeof(a->err), "HTTP %ld from %s",
+		    res.status, full);
+		goto out;
+	}
+	if ((got = content_profile(&res.body, alt->key ? k.data : NULL,
+	    &err)) == NULL) {
+		snprintf(a->err, sizeof(a->err), "%s", err.msg);
+		goto out;
+	}
+	/* The profile applies as a whole or not at all. */
+	if ((work = sp_profile_new()) == NULL ||
+	    sp_profile_merge(work, a->params) == -1 ||
+	    sp_profile_merge(work, got) == -1) {
+		snprintf(a->err, sizeof(a->err), "cannot apply the profile");
+		goto out;
+	}
+	for (i = 0; i < sp_profile_count(got) && !*changed; i++) {
+		const struct sp_param *n = sp_profile_at(got, i);
+		const struct sp_param *old = sp_profile_get(a->params,
+		    n->name);
+
+		if (old == NULL || old->valuelen != n->valuelen ||
+		    memcmp(old->value, n->value, n->valuelen) != 0 ||
+		    old->ua != n->ua)
+			*changed = true;
+	}
+	sp_profile_free(a->params);
+	a->params = work;
+	work = NULL;
+	if (*changed && save(a, &err) == -1) {
+		snprintf(a->err, sizeof(a->err), "%s", err.msg);
+		goto out;
+	}
+	rc = 0;
+out:
+	sp_rule_free(rule);
+	sp_profile_free(got);
+	sp_profile_free(work);
+	sp_buf_release(&u);
+	sp_buf_release(&k);
+	sp_buf_release(&uid);
+	sp_buf_release(&pwd);
+	sp_buf_release(&v);
+	sp_buf_release(&res.body);
+	return rc;
+}
+
+static int
+cmd_resync(struct agent *a, const char *rule)
+{
+	static const char *const rules[] = { "Profile_Rule", "Profile_Rule_B",
+	    "Profile_Rule_C", "Profile_Rule_D" };
+	struct sp_err err;
+	bool changed = false;
+	size_t i;
+	int r;
+
+	if (strcasecmp(param(a, "Provision_Enable"), "No") == 0)
+		return fail("Provision_Enable is No: no resync");
+	for (i = 0; i < (rule ? 1 : 4); i++) {
+		const char *text = rule ? rule : param(a, rules[i]);
+
+		if (text[0] == '\0')
+			continue;
+		/* A failed rule interrupts the sequence (reference 2.1). */
+		if ((r = run_rule(a, text, &changed)) == -1) {
+			log_msg(a, "Log_Failure_Msg");
+			if (changed)
+				save(a, &err);	/* assignments stay */
+			return EXIT_FAILED;
+		}
+		if (r == 0)
+			log_msg(a, "Log_Success_Msg");
+	}
+	if (changed && save(a, &err) == -1)
+		return fail("%s", err.msg);
+	return changed ? EXIT_CHANGED : EXIT_UNCHANGED;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: sprov-agent [-s DIR] init --cert F --key F "
+	    "--server-ca F\n"
+	    "       sprov-agent [-s DIR] resync [RULE]\n"
+	    "       sprov-agent [-s DIR] check URL\n"
+	    "       sprov-agent [-s DIR] get NAME | set NAME VALUE | show\n");
+	exit(EXIT_USAGE);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "cert", required_argument, NULL, 'C' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "server-ca", required_argument, NULL, 'A' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = "agent", *crt = NULL, *key = NULL, *ca = NULL;
+	struct agent a;
+	struct sp_err err;
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "s:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's': dir = optarg; break;
+		case 'C': crt = optarg; break;
+		case 'K': key = optarg; break;
+		case 'A': ca = optarg; break;
+		default: usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage();
+	if (strcmp(argv[0], "init") == 0)
+		return argc == 1 ? cmd_init(dir, crt, key, ca) : EXIT_USAGE;
+	memset(&a, 0, sizeof(a));
+	if (load(&a, dir) != 0)
+		return EXIT_FAILED;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (strcmp(argv[0], "get") == 0 && argc == 2) {
+		const struct sp_param *p = sp_profile_get(a.params, argv[1]);
+
+		rc = p ? (printf("%s\n", p->value), 0) :
+		    fail("no parameter %s", argv[1]);
+	} else if (strcmp(argv[0], "set") == 0 && argc == 3) {
+		if (sp_profile_set(a.params, argv[1], argv[2], strlen(argv[2]),
+		    SP_UA_NONE) == -1)
+			rc = fail("%s", sp_profile_error(a.params));
+		else
+			rc = save(&a, &err) == 0 ? 0 : fail("%s", err.msg);
+	} else if (strcmp(argv[0], "show") == 0 && argc == 1) {
+		struct sp_buf b;
+
+		sp_buf_init(&b, 64L << 20);
+		rc = sp_profile_render(a.params, &b) == 0 &&
+		    fwrite(b.data, 1, b.len, stdout) == b.len ? 0 : EXIT_FAILED;
+		sp_buf_release(&b);
+	} else if (strcmp(argv[0], "check") == 0 && argc == 2)
+		rc = cmd_check(&a, argv[1]);
+	else if (strcmp(argv[0], "resync") == 0 && argc <= 2)
+		rc = cmd_resync(&a, argc == 2 ? argv[1] : NULL);
+	else
+		usage();
+	sp_profile_free(a.params);
+	curl_global_cleanup();
+	OPENSSL_cleanup();
+	return rc;
+}

@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# sprov-agent against sprovd, with dnsmasq on a loopback port as the DNS
+# server and servers on distinct 127.0.0.x addresses: the phone's three
+# checks (chain, CN rule, address among the name's) before any request.
+. "$(dirname "$0")/lib/tap.sh"
+: "${SPROVD:?}" "${SPROV_AGENT:?}" "${SPROV_STORECTL:?}"
+CA="$SPROV_CA -d ca"
+AG="$SPROV_AGENT -s st"
+DB="sqlite:$T/var/sprov.db"
+ST="$SPROV_STORECTL $DB"
+mkdir -p var fw
+
+# PKI: server certificates for several names, one from a foreign CA, one
+# expired; one device.
+$CA init >/dev/null
+$SPROV_CA -d other init >/dev/null
+srv() {		# name ca-dir subject
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout $1.key -out $1.csr -subj "$3" 2>/dev/null
+	chmod 600 $1.key
+	$SPROV_CA -d $2 sign-server $1.csr -o $1.crt 2>/dev/null
+}
+srv pv ca "/CN=pv.sprov.test\/mailto:admin@sprov.test"
+srv two ca "/CN=two.sprov.test"
+srv other ca "/CN=other.sprov.test"
+srv foreign other "/CN=pv.sprov.test"
+cat > old.cnf <<'CNF'
+[ca]
+default_ca = d
+[d]
+database = idx.txt
+new_certs_dir = .
+serial = ser
+default_md = sha256
+policy = p
+copy_extensions = none
+[p]
+commonName = supplied
+CNF
+: > idx.txt; echo 01 > ser
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout old.key -out old.csr -subj "/CN=pv.sprov.test" 2>/dev/null
+chmod 600 old.key
+openssl ca -batch -config old.cnf -cert ca/server-ca.crt -keyfile \
+    ca/server-ca.key -in old.csr -out old.crt -startdate 20200101000000Z \
+    -enddate 20210101000000Z -notext >/dev/null 2>&1
+$CA issue-device --mac 000e08000001 --serial SN1 --model CP-8841-3PCC -o dev \
+    >/dev/null
+check "test PKI ready" test -s pv.crt -a -s foreign.crt -a -s old.crt
+
+# DNS: dnsmasq on a free loopback port.
+for try in 1 2 3 4 5; do
+	DP=$((20000 + RANDOM % 30000))
+	dnsmasq --keep-in-foreground --port=$DP --listen-address=127.0.0.1 \
+	    --bind-interfaces --no-resolv --no-hosts --user="$(id -un)" \
+	    --pid-file= --local=/sprov.test/ \
+	    --host-record=pv.sprov.test,127.0.0.2 \
+	    --host-record=two.sprov.test,127.0.0.3 \
+	    --host-record=two.sprov.test,127.0.0.2 \
+	    --host-record=other.sprov.test,127.0.0.9 \
+	    --log-facility=- 2>dnsmasq.log &
+	DNSPID=$!
+	sleep 0.3
+	kill -0 $DNSPID 2>/dev/null && break
+done
+trap 'kill $DNSPID 2>/dev/null; rm -rf "$T"' EXIT
+check "dnsmasq answers on 127.0.0.1:$DP" kill -0 $DNSPID
+
+# Servers: one sprovd per certificate, each on its own address.
+server() {	# tag cert addr
+	cat > $1.conf <<CONF
+listen $3:0
+listen_report $T/$1.listen
+cert $T/$2.crt
+key $T/$2.key
+client_ca $T/ca/device-ca.crt
+store $DB
+firmware_dir $T/fw
+workers 1
+CONF
+	$SPROVD -d -f $1.conf 2>$1.log &
+	eval "PID_$1=$!"
+	for i in $(seq 1 100); do [ -s $1.listen ] && break; sleep 0.05; done
+	eval "PORT_$1=$(sed 's/.*://' $1.listen)"
+}
+$ST device 000e08000001 CP-8841-3PCC SN1 >/dev/null
+$ST param default Proxy_1_ sip.example.net
+$ST param device:000e08000001 Station_Name "Agent Test"
+$ST param device:000e08000001 Password_1_ 's3cr&t' na
+server pv pv 127.0.0.2
+server two two 127.0.0.2
+server other other 127.0.0.2
+server foreign foreign 127.0.0.2
+# An expired certificate: sprovd refuses to start with one, so the peer
+# here is openssl s_server.
+for try in 1 2 3 4 5; do
+	PORT_old=$((20000 + RANDOM % 30000))
+	openssl s_server -accept 127.0.0.2:$PORT_old -cert old.crt -key old.key \
+	    -www -quiet > old.log 2>&1 &
+	PID_old=$!
+	sleep 0.3
+	kill -0 $PID_old 2>/dev/null && break
+done
+
+check "agent init" $SPROV_AGENT -s st init --cert dev/000e08000001.crt \
+    --key dev/000e08000001.key --server-ca ca/server-ca.crt
+check "agent identity key is 0600" test "$(stat -c %a st/identity.key)" = 600
+$AG set Primary_DNS 127.0.0.1:$DP
+check "defaults from the reference" test "$($AG get Resync_Periodic)" = 3600
+
+# Success with a CN=name/extra certificate, found by DNS.
+URL="https://pv.sprov.test:$PORT_pv/prov/\$MA.xml"
+$AG check "$URL" > check.txt
+check "check: (a) chain" grep -q "(a) chain to the trusted root *OK" check.txt
+has "check: (b) CN rule on name/extra" check.txt "name pv.sprov.test"
+has "check: (c) address" check.txt "127.0.0.2 is an address of pv.sprov.test"
+has "check: HTTP 200" check.txt "HTTP 200"
+$AG set Profile_Rule "$URL"
+$AG resync
+check "resync: changed (exit 0)" test $? = 0
+check "resync: the served value applied" test \
+    "$($AG get Station_Name)" = "Agent Test"
+check "resync: escaped value decoded" test "$($AG get Password_1_)" = 's3cr&t'
+$AG show > show.xml
+check "show: ua kept" grep -q '<Password_1_ ua="na">' show.xml
+$AG resync
+check "second resync: unchanged (exit 2)" test $? = 2
+
+# Refusals: the server must see no request at all.
+before() { grep -c ' GET ' $1.log; }
+n=$(before foreign)
+$AG resync "https://pv.sprov.test:$PORT_foreign/prov/\$MA.xml" 2>err.txt
+check "foreign CA: resync fails" test $? = 1
+has "foreign CA: \$ERR names the chain" err.txt "server certificate not trusted"
+check "foreign CA: the server saw no request" test "$(before foreign)" = "$n"
+n=$(before other)
+$AG resync "https://127.0.0.2:$PORT_other/prov/\$MA.xml" 2>err.txt
+check "name resolving elsewhere: refused" test $? = 1
+has "name resolving elsewhere: \$ERR names the address" err.txt \
+    "server address 127.0.0.2 is not an address of other.sprov.test"
+check "name resolving elsewhere: no request" test "$(before other)" = "$n"
+$AG resync "https://pv.sprov.test:$PORT_old/prov/\$MA.xml" 2>err.txt
+check "expired server certificate: refused" test $? = 1
+has "expired: named" err.txt "server certificate not trusted"
+$AG resync "https://127.0.0.2:$PORT_pv/prov/\$MA.xml" 2>err.txt
+check "an IP-literal URL is accepted when the CN's DNS matches" test $? = 2
+$AG resync "https://two.sprov.test:$PORT_two/prov/\$MA.xml" 2>err.txt
+check "two addresses, the first not answering: the second serves" test $? = 2
+
+# Status handling.
+$AG resync "https://pv.sprov.test:$PORT_pv/missing.xml" 2>err.txt
+check "404 fails with Resync_Fails_On_FNF=Yes" test $? = 1
+has "404 named" err.txt "HTTP 404"
+$AG set Resync_Fails_On_FNF No
+$AG resync "https://pv.sprov.test:$PORT_pv/missing.xml" 2>err.txt
+check "404 is success with Resync_Fails_On_FNF=No" test $? = 2
+$AG set Resync_Fails_On_FNF Yes
+
+# Compressed and encrypted profiles, made with gzip and openssl enc.
+cat > p.xml <<'XML'
+<flat-profile><GPP_A>gzipped</GPP_A><GPP_B>from-enc</GPP_B></flat-profile>
+XML
+gzip -c p.xml > fw/p.xml.gz
+openssl enc -aes-256-cbc -k 'Secret Phrase' -md sha256 -in p.xml \
+    -out fw/p.sha256.cfg 2>/dev/null
+sed 's/from-enc/from-md5/' p.xml | gzip -c | openssl enc -aes-256-cbc \
+    -k 'Secret Phrase' -md md5 -out fw/p.md5.cfg 2>/dev/null
+B="https://pv.sprov.test:$PORT_pv/fw"
+$AG resync "$B/p.xml.gz"
+check "gzip profile applied" test "$($AG get GPP_A)" = gzipped
+$AG resync "[--key \"Secret Phrase\"] $B/p.sha256.cfg"
+check "openssl enc (SHA-256 derivation) applied" test \
+    "$($AG get GPP_B)" = from-enc
+$AG resync "[--key \"Secret Phrase\"] $B/p.md5.cfg"
+check "openssl enc (MD5 derivation, gzip inside) applied" test \
+    "$($AG get GPP_B)" = from-md5
+$AG resync "[--key wrong] $B/p.sha256.cfg" 2>err.txt
+check "a wrong key fails" test $? = 1
+has "wrong key named" err.txt "cannot decrypt"
+$AG set GPP_C secret-value
+$AG set GPP_SA 'Secret Phrase'
+$AG resync "[--key \$SA] $B/p.sha256.cfg"
+check "--key \$SA expands a secret register" test $? -le 2
+
+# Bad profiles change nothing.
+head -c 40 p.xml > fw/trunc.xml
+cat > fw/laughs.xml <<'XML'
+<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>
+<flat-profile><GPP_A>&lol2;</GPP_A></flat-profile>
+XML
+{ printf '<flat-profile><GPP_A>'; head -c 9000000 /dev/zero | tr '\0' a;
+  printf '</GPP_A></flat-profile>'; } > fw/huge.xml
+printf '<flat-profile><GPP_A>x</GPP_A><GPP_B>' > fw/corrupt.xml
+head -c 100 /dev/urandom | gzip -c | head -c 50 > fw/badgz.xml.gz
+cp st/params.xml params.before
+for f in trunc.xml laughs.xml huge.xml corrupt.xml badgz.xml.gz; do
+	$AG resync "$B/$f" 2>err.txt
+	check "bad profile $f: resync fails" test $? = 1
+	check "bad profile $f: nothing changed" cmp st/params.xml \
+	    params.before
+done
+$AG resync "$B/laughs.xml" 2> laughs.txt
+has "billion laughs refused as DOCTYPE" laughs.txt "DOCTYPE"
+check "the state key is still refused when readable" sh -c "chmod 644 \
+    st/identity.key; ! $AG get GPP_A; chmod 600 st/identity.key"
+
+kill $PID_pv $PID_two $PID_other $PID_foreign $PID_old 2>/dev/null
+wait $PID_pv $PID_two $PID_other $PID_foreign $PID_old 2>/dev/null
+check "no sanitizer report" sh -c "! cat *.log | grep -E \
+    'Sanitizer|runtime error'"
+done_testing
