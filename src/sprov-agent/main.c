@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +52,8 @@ static const char *const defaults[][2] = {
 	    "$SCHEME://$SERVIP:$PORT$PATH" },
 	{ "Log_Failure_Msg", "$PN $MAC -- Resync failed: $ERR" },
 	{ "Primary_DNS", "" },
+	{ "Report_Rule", "" },
+	{ "HTTP_Report_Method", "POST" },
 };
 
 struct agent {
@@ -485,6 +488,89 @@ out:
 	return rc;
 }
 
+/*
+ * Report_Rule: the phone's parameters sent to the server (POST, or PUT per
+ * HTTP_Report_Method), verified like a resync.  --status sends only the
+ * status parameters (names starting with Software_ or Hardware_).
+ */
+static int
+cmd_report(struct agent *a, const char *rule_text)
+{
+	const char *text = rule_text ? rule_text : param(a, "Report_Rule");
+	struct sp_fetch_result res;
+	struct sp_fetch_opts o;
+	const struct sp_rule_alt *alt;
+	struct sp_profile *sel = NULL;
+	struct sp_buf u, body;
+	struct sp_rule *rule;
+	struct sp_err err;
+	char full[4096];
+	size_t which, i;
+	int rc = EXIT_FAILED;
+	struct sp_macro_ctx ctx = { lookup, a, false };
+
+	if (text[0] == '\0')
+		return fail("no Report_Rule");
+	if ((rule = sp_rule_parse(text, strlen(text), &err)) == NULL)
+		return fail("Report_Rule: %s", err.msg);
+	sp_buf_init(&u, 4096);
+	sp_buf_init(&body, 64L << 20);
+	body.secret = 1;
+	sp_buf_init(&res.body, 1 << 20);
+	if (sp_rule_select(rule, &ctx, &which, &err) != 0 ||
+	    (alt = sp_rule_alt(rule, which))->url == NULL) {
+		fail("Report_Rule: no URL applies");
+		goto out;
+	}
+	if (expand(a, alt->url, false, &u) == -1 ||
+	    sp_url_parse(u.data, &a->url, &err) == -1 || !a->url.host_given) {
+		fail("Report_Rule URL %s: %s", u.data ? u.data : "",
+		    a->url.host_given ? err.msg : "no server");
+		goto out;
+	}
+	snprintf(full, sizeof(full), strchr(a->url.host, ':') ?
+	    "%s://[%s]:%u%s" : "%s://%s:%u%s", a->url.scheme, a->url.host,
+	    a->url.port, a->url.path);
+	if (alt->status) {
+		if ((sel = sp_profile_new()) == NULL)
+			goto out;
+		for (i = 0; i < sp_profile_count(a->params); i++) {
+			const struct sp_param *p = sp_profile_at(a->params, i);
+
+			if (strncmp(p->name, "Software_", 9) == 0 ||
+			    strncmp(p->name, "Hardware_", 9) == 0)
+				sp_profile_set(sel, p->name, p->value,
+				    p->valuelen, p->ua);
+		}
+	}
+	if (sp_profile_render(sel ? sel : a->params, &body) == -1) {
+		fail("report too large");
+		goto out;
+	}
+	fetch_opts(a, &o);
+	o.url = full;
+	o.method = strcasecmp(param(a, "HTTP_Report_Method"), "PUT") == 0 ?
+	    "PUT" : "POST";
+	o.body = body.data;
+	o.bodylen = body.len;
+	if (sp_fetch(&o, &res) == -1)
+		fail("report: %s", res.err);
+	else if (res.status < 200 || res.status > 299)
+		fail("report: HTTP %ld from %s", res.status, full);
+	else {
+		printf("reported %zu bytes to %s (HTTP %ld)\n", body.len, full,
+		    res.status);
+		rc = 0;
+	}
+out:
+	sp_profile_free(sel);
+	sp_rule_free(rule);
+	sp_buf_release(&u);
+	sp_buf_release(&body);
+	sp_buf_release(&res.body);
+	return rc;
+}
+
 static int
 cmd_resync(struct agent *a, const char *rule)
 {
@@ -524,6 +610,7 @@ usage(void)
 	    "--server-ca F\n"
 	    "       sprov-agent [-s DIR] resync [RULE]\n"
 	    "       sprov-agent [-s DIR] check URL\n"
+	    "       sprov-agent [-s DIR] report [RULE]\n"
 	    "       sprov-agent [-s DIR] get NAME | set NAME VALUE | show\n");
 	exit(EXIT_USAGE);
 }
@@ -584,6 +671,8 @@ main(int argc, char *argv[])
 		rc = cmd_check(&a, argv[1]);
 	else if (strcmp(argv[0], "resync") == 0 && argc <= 2)
 		rc = cmd_resync(&a, argc == 2 ? argv[1] : NULL);
+	else if (strcmp(argv[0], "report") == 0 && argc <= 2)
+		rc = cmd_report(&a, argc == 2 ? argv[1] : NULL);
 	else
 		usage();
 	sp_profile_free(a.params);

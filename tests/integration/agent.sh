@@ -205,6 +205,23 @@ has "billion laughs refused as DOCTYPE" laughs.txt "DOCTYPE"
 check "the state key is still refused when readable" sh -c "chmod 644 \
     st/identity.key; ! $AG get GPP_A; chmod 600 st/identity.key"
 
+# Reports arrive at sprovd and are readable from the store.
+$AG set Software_Version sip88xx.11-3-1MPP0001-609
+$AG set Report_Rule "https://pv.sprov.test:$PORT_pv/report/\$MA.xml"
+check "report: sent" $AG report
+check "report: stored by sprovd" sh -c "$ST report 000e08000001 | grep -q \
+    '<Station_Name>Agent Test</Station_Name>'"
+check "report: firmware recorded from Software_Version" sh -c "$ST \
+    device-show 000e08000001 | grep -q 'firmware=sip88xx.11-3-1MPP0001-609'"
+$AG set HTTP_Report_Method PUT
+check "report: --status with PUT" $AG report \
+    "[--status] https://pv.sprov.test:$PORT_pv/report/\$MA.xml"
+check "report: --status sent only status parameters" sh -c "$ST report \
+    000e08000001 | grep -q Software_Version && ! $ST report 000e08000001 |
+    grep -q Station_Name"
+refuse "report to a foreign-CA server is refused" 1 "not trusted" \
+    $AG report "https://pv.sprov.test:$PORT_foreign/report/\$MA.xml"
+
 kill $PID_pv $PID_two $PID_other $PID_foreign $PID_old 2>/dev/null
 wait $PID_pv $PID_two $PID_other $PID_foreign $PID_old 2>/dev/null
 check "no sanitizer report" sh -c "! cat *.log | grep -E \
