@@ -726,7 +726,7 @@ sp_rule_parse(const char *text, size_t len, struct sp_err *err)
 			goto fail;
 		}
 	}
-	/* Assignments are pooled in order: point each alternative at its own. */
+	/* Assignments are pooled in order: point each alt at its own. */
 	for (i = 0, at = 0; i < r->nalts; i++) {
 		r->alts[i].assigns = r->alts[i].nassigns ? &r->assigns[at] :
 		    NULL;

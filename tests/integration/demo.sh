@@ -12,6 +12,9 @@ has "the demo refuses a single-label CN" out.txt "single label"
 has "the demo serves a device's profile" out.txt \
     "<User_ID_1_>1001</User_ID_1_>"
 has "the password is marked na" out.txt '<Password_1_ ua="na">'
+has "the demo agent verified the server" out.txt \
+    "127.0.0.1 is an address of prov.sprov.test"
+has "the demo agent applied the profile" out.txt "Station_Name     Lobby"
 SPROV_DEMO_DIR=$T/demo SPROV_DEMO_PORT=0 SPROV_DEMO_ONESHOT=1 \
     "$ROOT/scripts/demo" > out2.txt 2>&1
 check "a second run reuses the CA" sh -c "! grep -q 'first run' out2.txt &&
