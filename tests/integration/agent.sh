@@ -222,6 +222,81 @@ check "report: --status sent only status parameters" sh -c "$ST report \
 refuse "report to a foreign-CA server is refused" 1 "not trusted" \
     $AG report "https://pv.sprov.test:$PORT_foreign/report/\$MA.xml"
 
+# nginx with ssl_verify_client and a certificate from sprov-ca: a static
+# profile, Basic authentication (--uid/--pwd), a 301, a foreign CA.
+mkdir -p www/auth ngx
+printf '<flat-profile><GPP_D>from-nginx</GPP_D></flat-profile>\n' > www/new.xml
+printf '<flat-profile><GPP_E>authenticated</GPP_E></flat-profile>\n' \
+    > www/auth/p.xml
+printf 'phone:%s\n' "$(openssl passwd -apr1 'pw 123')" > htpasswd
+for try in 1 2 3 4 5; do
+	NP=$((20000 + RANDOM % 30000))
+	NF=$((NP + 1))
+	cat > nginx.conf <<NGX
+daemon off;
+master_process off;
+pid $T/ngx/nginx.pid;
+error_log $T/ngx/error.log;
+events { worker_connections 64; }
+http {
+	access_log $T/ngx/access.log;
+	client_body_temp_path $T/ngx; proxy_temp_path $T/ngx;
+	fastcgi_temp_path $T/ngx; uwsgi_temp_path $T/ngx; scgi_temp_path $T/ngx;
+	server {
+		listen 127.0.0.2:$NP ssl;
+		ssl_certificate $T/pv.crt;
+		ssl_certificate_key $T/pv.key;
+		ssl_client_certificate $T/ca/device-ca.crt;
+		ssl_verify_client on;
+		root $T/www;
+		location /auth/ {
+			auth_basic "provisioning";
+			auth_basic_user_file $T/htpasswd;
+		}
+		location = /old.xml {
+			return 301 https://pv.sprov.test:$NP/new.xml;
+		}
+	}
+	server {
+		listen 127.0.0.2:$NF ssl;
+		access_log $T/ngx/foreign.log;
+		ssl_certificate $T/foreign.crt;
+		ssl_certificate_key $T/foreign.key;
+		ssl_client_certificate $T/ca/device-ca.crt;
+		ssl_verify_client on;
+		root $T/www;
+	}
+}
+NGX
+	nginx -c $T/nginx.conf -p $T/ngx 2>ngx/start.log &
+	NGXPID=$!
+	sleep 0.4
+	kill -0 $NGXPID 2>/dev/null && break
+done
+check "nginx runs as a test peer" kill -0 $NGXPID
+NB="https://pv.sprov.test:$NP"
+$AG resync "$NB/new.xml"
+check "nginx (ssl_verify_client): profile applied" test \
+    "$($AG get GPP_D)" = from-nginx
+check "nginx saw the agent's certificate-authenticated request" grep -q \
+    '"GET /new.xml HTTP/1.1" 200' ngx/access.log
+$AG resync "$NB/auth/p.xml" 2>err.txt
+check "401 without credentials fails" test $? = 1
+has "401 named" err.txt "HTTP 401"
+$AG resync "[--uid phone --pwd \"pw 123\"] $NB/auth/p.xml"
+check "401 with --uid/--pwd: applied" test "$($AG get GPP_E)" = authenticated
+$AG set GPP_D before-redirect
+$AG resync "$NB/old.xml"
+check "301 followed (and verified anew)" test "$($AG get GPP_D)" = from-nginx
+$AG resync "https://pv.sprov.test:$NF/new.xml" 2>err.txt
+check "nginx with a foreign-CA certificate: refused" test $? = 1
+has "nginx with a foreign-CA certificate: refused for trust, not for want of a server" \
+    err.txt "server certificate not trusted"
+check "nginx's access log shows no request from the agent" test ! -s \
+    ngx/foreign.log
+kill $NGXPID 2>/dev/null
+wait $NGXPID 2>/dev/null
+
 kill $PID_pv $PID_two $PID_other $PID_foreign $PID_old 2>/dev/null
 wait $PID_pv $PID_two $PID_other $PID_foreign $PID_old 2>/dev/null
 check "no sanitizer report" sh -c "! cat *.log | grep -E \
