@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/rand.h>
 #include <openssl/crypto.h>
 
 #include "sprov/fetch.h"
@@ -29,6 +31,7 @@
 #include "sprov/macro.h"
 #include "sprov/profile.h"
 #include "sprov/rule.h"
+#include "sprov/sched.h"
 #include "sprov/str.h"
 #include "sprov/x509.h"
 #include "sprov-agent/agent.h"
@@ -603,12 +606,122 @@ cmd_resync(struct agent *a, const char *rule)
 	return changed ? EXIT_CHANGED : EXIT_UNCHANGED;
 }
 
+static const char *
+param_get(void *arg, const char *name)
+{
+	return param(arg, name);
+}
+
+/*
+ * Resync_Trigger_1/_2 (newer firmware): when set and false, the due
+ * resync is suppressed.  A trigger is a bare condition, parsed as
+ * "(text)?" and required to be nothing else.
+ */
+static int
+triggers_allow(struct agent *a)
+{
+	static const char *const names[] = { "Resync_Trigger_1",
+	    "Resync_Trigger_2" };
+	struct sp_macro_ctx ctx = { lookup, a, false };
+	const struct sp_rule_alt *alt;
+	struct sp_rule *r;
+	struct sp_err err;
+	char wrapped[4200];
+	size_t i;
+	int v, allow = 1;
+
+	for (i = 0; i < 2 && allow; i++) {
+		const char *t = param(a, names[i]);
+
+		if (t[0] == '\0' || t[0] == '#')
+			continue;
+		snprintf(wrapped, sizeof(wrapped), "(%s)?", t);
+		if ((r = sp_rule_parse(wrapped, strlen(wrapped), &err)) ==
+		    NULL || sp_rule_count(r) != 1 ||
+		    (alt = sp_rule_alt(r, 0))->url != NULL ||
+		    alt->nassigns != 0 || alt->ncmps == 0) {
+			fprintf(stderr, "sprov-agent: %s ignored: not a "
+			    "condition\n", names[i]);
+			sp_rule_free(r);
+			continue;
+		}
+		v = sp_rule_eval(alt->cmps, alt->ncmps, &ctx, &err);
+		if (v == 0)
+			allow = 0;
+		sp_rule_free(r);
+	}
+	return allow;
+}
+
+/*
+ * run: the daemon.  Timers from lib/sched.c; SIGHUP resyncs now, SIGTERM
+ * and SIGINT stop.  The schedule is re-read after every resync (the
+ * profile may change it).
+ */
+static int
+cmd_run(struct agent *a)
+{
+	struct sp_sched_state st = { 0, 0 };
+	struct sp_sched sch;
+	struct sp_err err;
+	struct timespec ts;
+	sigset_t set;
+	int64_t next, now;
+	uint32_t rnd;
+	int sig, rc;
+	bool forced;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if (sp_sched_parse(&sch, param_get, a, &err) == -1)
+		return fail("%s", err.msg);
+	RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
+	next = sp_sched_first(&sch, (int64_t)time(NULL), rnd);
+	fprintf(stderr, "sprov-agent: running for %s; first resync %s\n",
+	    a->id.mac, next == SP_SCHED_NEVER ? "never (until SIGHUP)" :
+	    "scheduled");
+	for (;;) {
+		now = (int64_t)time(NULL);
+		forced = false;
+		if (next > now) {
+			ts.tv_sec = next == SP_SCHED_NEVER ? 3600 :
+			    (time_t)(next - now);
+			ts.tv_nsec = 0;
+			sig = sigtimedwait(&set, NULL, &ts);
+			if (sig == SIGTERM || sig == SIGINT)
+				break;
+			if (sig == SIGHUP)
+				forced = true;	/* resync now, no triggers */
+			else if ((int64_t)time(NULL) < next)
+				continue;
+		}
+		if (!forced && !triggers_allow(a)) {
+			fprintf(stderr, "sprov-agent: resync suppressed by "
+			    "Resync_Trigger\n");
+			rc = EXIT_UNCHANGED;
+		} else
+			rc = cmd_resync(a, NULL);
+		if (sp_sched_parse(&sch, param_get, a, &err) == -1)
+			fprintf(stderr, "sprov-agent: %s (keeping the old "
+			    "schedule)\n", err.msg);
+		RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
+		next = sp_sched_next(&sch, &st, (int64_t)time(NULL),
+		    rc != EXIT_FAILED, rnd);
+	}
+	fprintf(stderr, "sprov-agent: stopped\n");
+	return 0;
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: sprov-agent [-s DIR] init --cert F --key F "
 	    "--server-ca F\n"
 	    "       sprov-agent [-s DIR] resync [RULE]\n"
+	    "       sprov-agent [-s DIR] run\n"
 	    "       sprov-agent [-s DIR] check URL\n"
 	    "       sprov-agent [-s DIR] report [RULE]\n"
 	    "       sprov-agent [-s DIR] get NAME | set NAME VALUE | show\n");
@@ -671,6 +784,8 @@ main(int argc, char *argv[])
 		rc = cmd_check(&a, argv[1]);
 	else if (strcmp(argv[0], "resync") == 0 && argc <= 2)
 		rc = cmd_resync(&a, argc == 2 ? argv[1] : NULL);
+	else if (strcmp(argv[0], "run") == 0 && argc == 1)
+		rc = cmd_run(&a);
 	else if (strcmp(argv[0], "report") == 0 && argc <= 2)
 		rc = cmd_report(&a, argc == 2 ? argv[1] : NULL);
 	else

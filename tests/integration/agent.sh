@@ -205,12 +205,36 @@ has "billion laughs refused as DOCTYPE" laughs.txt "DOCTYPE"
 check "the state key is still refused when readable" sh -c "chmod 644 \
     st/identity.key; ! $AG get GPP_A; chmod 600 st/identity.key"
 
+# The daemon: first resync at start (Random_Delay 0), SIGHUP resyncs now,
+# SIGTERM stops; no test waits for real timer values.
+$AG set Profile_Rule "https://pv.sprov.test:$PORT_pv/prov/\$MA.xml"
+$AG set Resync_Random_Delay 0
+$ST param device:000e08000001 Station_Name "From Run"
+$AG run 2> run.log &
+RUNPID=$!
+for i in $(seq 1 100); do
+	grep -q "Successful resync" run.log && break
+	sleep 0.05
+done
+check "run: resyncs at start" test "$($AG get Station_Name)" = "From Run"
+$ST param device:000e08000001 Station_Name "After HUP"
+kill -HUP $RUNPID
+for i in $(seq 1 100); do
+	[ "$($AG get Station_Name)" = "After HUP" ] && break
+	sleep 0.05
+done
+check "run: SIGHUP resyncs now" test "$($AG get Station_Name)" = "After HUP"
+kill -TERM $RUNPID
+wait $RUNPID
+check "run: SIGTERM stops cleanly (exit 0)" test $? = 0
+has "run: says it stopped" run.log "stopped"
+
 # Reports arrive at sprovd and are readable from the store.
 $AG set Software_Version sip88xx.11-3-1MPP0001-609
 $AG set Report_Rule "https://pv.sprov.test:$PORT_pv/report/\$MA.xml"
 check "report: sent" $AG report
 check "report: stored by sprovd" sh -c "$ST report 000e08000001 | grep -q \
-    '<Station_Name>Agent Test</Station_Name>'"
+    '<Station_Name>After HUP</Station_Name>'"
 check "report: firmware recorded from Software_Version" sh -c "$ST \
     device-show 000e08000001 | grep -q 'firmware=sip88xx.11-3-1MPP0001-609'"
 $AG set HTTP_Report_Method PUT
