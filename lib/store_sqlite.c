@@ -180,6 +180,7 @@ enum stmt {
 	ST_AUDIT_HEAD_SET,
 	ST_AUDIT_HEAD_GET,
 	ST_AUDIT_ALL,
+	ST_AUDIT_RECENT,
 	ST_N
 };
 
@@ -266,6 +267,9 @@ static const char *const stmt_sql[ST_N] = {
 	    "(SELECT value FROM meta WHERE key='audit_hash')",
 	[ST_AUDIT_ALL] = "SELECT seq, time, event, mac, cert_serial, ip, "
 	    "route, status, etag, prev_hash, hash FROM audit ORDER BY seq",
+	[ST_AUDIT_RECENT] = "SELECT seq, time, event, mac, cert_serial, ip, "
+	    "route, status, etag FROM audit WHERE seq > "
+	    "(SELECT COALESCE(MAX(seq), 0) FROM audit) - ? ORDER BY seq",
 };
 
 struct sp_store {
@@ -1579,6 +1583,41 @@ audit_row(struct sp_store *s, sqlite3_stmt *st, int64_t expect, char *prev)
 bad:
 	sp_err_set(&s->err, "audit: entry %lld %s", (long long)expect, why);
 	return 1;
+}
+
+int
+sp_store_audit_list(struct sp_store *s, size_t last,
+    int (*fn)(void *, int64_t, const struct sp_audit *), void *arg)
+{
+	struct sp_audit a;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = stmt(s, ST_AUDIT_RECENT)) == NULL)
+		return -1;
+	if (sqlite3_stmt_busy(st))
+		return sp_err_set(&s->err, "store: audit list called from its "
+		    "own callback");
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)last);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&a, 0, sizeof(a));
+		a.when = (time_t)sqlite3_column_int64(st, 1);
+		a.event = (const char *)sqlite3_column_text(st, 2);
+		a.mac = (const char *)sqlite3_column_text(st, 3);
+		a.cert_serial = (const char *)sqlite3_column_text(st, 4);
+		a.ip = (const char *)sqlite3_column_text(st, 5);
+		a.route = (const char *)sqlite3_column_text(st, 6);
+		a.status = sqlite3_column_int(st, 7);
+		a.etag = (const char *)sqlite3_column_text(st, 8);
+		if (fn(arg, sqlite3_column_int64(st, 0), &a) == -1) {
+			stmt_done(st);
+			return -1;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		db_fail(s);
+	stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 int

@@ -136,6 +136,13 @@ struct sp_audit {
 };
 int		 sp_store_audit_append(struct sp_store *,
 		    const struct sp_audit *);
+/*
+ * The last entries (at most last), oldest first; the strings passed to fn
+ * are borrowed for that call (NULL where the field is empty).
+ */
+int		 sp_store_audit_list(struct sp_store *, size_t last,
+		    int (*fn)(void *, int64_t seq, const struct sp_audit *),
+		    void *);
 /* 0 when the whole chain verifies; -1 with the first bad seq in *bad. */
 int		 sp_store_audit_verify(struct sp_store *, int64_t *bad);
 

@@ -198,6 +198,23 @@ audit_table(json_t *j)
 		    "bad_seq")), str(j, "error"));
 }
 
+static void
+audit_list_table(json_t *j)
+{
+	json_t *e;
+	size_t i;
+
+	printf("%-6s %-10s %-8s %-13s %-15s %-6s %s\n", "SEQ", "TIME", "EVENT",
+	    "MAC", "IP", "STATUS", "ROUTE");
+	json_array_foreach(json_object_get(j, "entries"), i, e)
+		printf("%-6lld %-10lld %-8s %-13s %-15s %-6lld %s\n",
+		    (long long)json_integer_value(json_object_get(e, "seq")),
+		    (long long)json_integer_value(json_object_get(e, "time")),
+		    str(e, "event"), str(e, "mac"), str(e, "ip"),
+		    (long long)json_integer_value(json_object_get(e, "status")),
+		    str(e, "route"));
+}
+
 static int
 mac_arg(const char *in, char out[SP_MAC_HEXLEN + 1])
 {
@@ -246,7 +263,7 @@ usage(void)
 	    "      SCOPE: --default | --model PN | --group G | --device MAC\n"
 	    "  import FILE.csv   (mac,serial,model; all or nothing)\n"
 	    "  report MAC\n"
-	    "  audit verify\n");
+	    "  audit list | audit verify\n");
 	exit(2);
 }
 
@@ -405,6 +422,9 @@ main(int argc, char *argv[])
 		snprintf(path, sizeof(path), "/devices/%s/report", mac);
 		st = call(&c, "GET", path, NULL, NULL, &j);
 		rc = finish(&c, st, j, report_table);
+	} else if (IS2(2, "audit", "list")) {
+		st = call(&c, "GET", "/audit", NULL, NULL, &j);
+		rc = finish(&c, st, j, audit_list_table);
 	} else if (IS2(2, "audit", "verify")) {
 		st = call(&c, "GET", "/audit/verify", NULL, NULL, &j);
 		/* A broken chain is an answer, and a failure to report. */

@@ -15,6 +15,7 @@
  *   PUT    /api/v1/params/SCOPE/NAME      group/G, device/MAC
  *   DELETE /api/v1/params/SCOPE/NAME      {"value": "...", "ua": "na"}
  *   POST   /api/v1/import                 CSV mac,serial,model (all or none)
+ *   GET    /api/v1/audit                  (the last 100 entries)
  *   GET    /api/v1/audit/verify
  */
 #include <stdarg.h>
@@ -349,6 +350,18 @@ out:
 	return r->status == 200 ? 0 : -1;
 }
 
+static int
+audit_one(void *arg, int64_t seq, const struct sp_audit *a)
+{
+	json_t *o = json_pack("{s:I, s:I, s:s, s:s?, s:s?, s:s?, s:s?, s:i, "
+	    "s:s?}", "seq", (json_int_t)seq, "time", (json_int_t)a->when,
+	    "event", a->event ? a->event : "", "mac", a->mac, "cert_serial",
+	    a->cert_serial, "ip", a->ip, "route", a->route, "status",
+	    a->status, "etag", a->etag);
+
+	return o != NULL && json_array_append_new(arg, o) == 0 ? 0 : -1;
+}
+
 struct counts {
 	long	total, active, quarantined;
 };
@@ -389,7 +402,14 @@ admin_exec(struct sp_store *st, int method, const char *path,
 		params(st, method, path + 8, in, &r);
 	else if (strcmp(path, "/import") == 0 && method == SP_HTTP_POST)
 		import(st, body, len, &r);
-	else if (strcmp(path, "/audit/verify") == 0 && method == SP_HTTP_GET) {
+	else if (strcmp(path, "/audit") == 0 && method == SP_HTTP_GET) {
+		/* The last 100 entries; the chain itself: /audit/verify. */
+		r.json = json_array();
+		if (sp_store_audit_list(st, 100, audit_one, r.json) == -1)
+			store_fail(&r, st);
+		else
+			r.json = json_pack("{s:o}", "entries", r.json);
+	} else if (strcmp(path, "/audit/verify") == 0 && method == SP_HTTP_GET) {
 		if (sp_store_audit_verify(st, &bad) == 0)
 			r.json = json_pack("{s:b}", "ok", 1);
 		else

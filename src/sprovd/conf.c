@@ -34,28 +34,22 @@ static const struct sp_cfg_key schema[] = {
 
 static int
 num(struct sp_cfg *c, const char *key, uint64_t min, uint64_t max,
-    uint64_t def, long *out)
+    uint64_t def, long *out, struct sp_err *err)
 {
 	uint64_t v;
 
-	if (sp_cfg_get_u64(c, key, min, max, def, &v) == -1) {
-		fprintf(stderr, "sprovd: %s\n", sp_cfg_error(c));
-		return -1;
-	}
+	if (sp_cfg_get_u64(c, key, min, max, def, &v) == -1)
+		return sp_err_set(err, "%s", sp_cfg_error(c));
 	*out = (long)v;
 	return 0;
 }
 
-static int
-bad(struct sp_cfg *c, const char *path, const char *key, const char *why)
-{
-	fprintf(stderr, "sprovd: %s:%zu: %s: %s\n", path, sp_cfg_line(c, key),
-	    key, why);
-	return -1;
-}
+#define bad(c, path, key, why) sp_err_set(err, "%s:%zu: %s: %s", (path), \
+	sp_cfg_line((c), (key)), (key), (why))
 
 int
-conf_load(const char *path, struct sprovd_conf *conf, struct sp_cfg **cfgp)
+conf_load(const char *path, struct sprovd_conf *conf, struct sp_cfg **cfgp,
+    struct sp_err *err)
 {
 	struct sp_cfg *c;
 	const char *v;
@@ -63,10 +57,10 @@ conf_load(const char *path, struct sprovd_conf *conf, struct sp_cfg **cfgp)
 	long n;
 
 	memset(conf, 0, sizeof(*conf));
+	conf->path = path;
 	if ((c = sp_cfg_new(schema, sizeof(schema) / sizeof(schema[0]))) ==
 	    NULL || sp_cfg_load(c, path) == -1) {
-		fprintf(stderr, "sprovd: %s\n", c ? sp_cfg_error(c) :
-		    "out of memory");
+		sp_err_set(err, "%s", c ? sp_cfg_error(c) : "out of memory");
 		sp_cfg_free(c);
 		return -1;
 	}
@@ -128,34 +122,35 @@ conf_load(const char *path, struct sprovd_conf *conf, struct sp_cfg **cfgp)
 		conf->store = "sqlite:var/sprov.db";
 	conf->firmware_dir = sp_cfg_get(c, "firmware_dir");
 	conf->user = sp_cfg_get(c, "user");
-	conf->prefix = sp_cfg_get(c, "prefix");
-	if (conf->prefix == NULL)
-		conf->prefix = "";
-	else if (conf->prefix[0] != '/' || conf->prefix[strlen(conf->prefix) -
-	    1] == '/' || strlen(conf->prefix) > 64 ||
-	    !sp_str_charset(conf->prefix, strlen(conf->prefix), "/_-."))
+	v = sp_cfg_get(c, "prefix");
+	if (v == NULL)
+		conf->live.prefix[0] = '\0';
+	else if (v[0] != '/' || v[strlen(v) - 1] == '/' || strlen(v) >= 64 ||
+	    !sp_str_charset(v, strlen(v), "/_-."))
 		return bad(c, path, "prefix", "must be like /provisioning (no "
 		    "trailing '/')");
+	else
+		snprintf(conf->live.prefix, sizeof(conf->live.prefix), "%s", v);
 	v = sp_cfg_get(c, "unknown_devices");
 	if (v == NULL || strcmp(v, "reject") == 0)
-		conf->unknown = UNKNOWN_REJECT;
+		conf->live.unknown = UNKNOWN_REJECT;
 	else if (strcmp(v, "register") == 0)
-		conf->unknown = UNKNOWN_REGISTER;
+		conf->live.unknown = UNKNOWN_REGISTER;
 	else
 		return bad(c, path, "unknown_devices", "use reject or register");
 	if (num(c, "workers", 1, SPROVD_MAX_WORKERS,
-	    (uint64_t)sysconf(_SC_NPROCESSORS_ONLN), &conf->workers) == -1 ||
+	    (uint64_t)sysconf(_SC_NPROCESSORS_ONLN), &conf->workers, err) == -1 ||
 	    num(c, "max_connections", 16, 1000000, 20000,
-	    &conf->max_connections) == -1 ||
+	    &conf->live.max_connections, err) == -1 ||
 	    num(c, "max_header", 1024, SP_HTTP_HEAD_MAX, 8192,
-	    &conf->max_header) == -1 ||
+	    &conf->live.max_header, err) == -1 ||
 	    num(c, "max_report", 1024, SP_REPORT_MAX, 256 * 1024,
-	    &conf->max_report) == -1 ||
+	    &conf->live.max_report, err) == -1 ||
 	    num(c, "timeout_handshake", 1, 600, 10,
-	    &conf->timeout_handshake) == -1 ||
+	    &conf->live.timeout_handshake, err) == -1 ||
 	    num(c, "timeout_request", 1, 600, 10,
-	    &conf->timeout_request) == -1 ||
-	    num(c, "timeout_idle", 1, 3600, 30, &conf->timeout_idle) == -1)
+	    &conf->live.timeout_request, err) == -1 ||
+	    num(c, "timeout_idle", 1, 3600, 30, &conf->live.timeout_idle, err) == -1)
 		return -1;
 	return 0;
 }

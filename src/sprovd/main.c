@@ -173,7 +173,7 @@ static void
 raise_fd_limit(const struct sprovd_conf *conf)
 {
 	struct rlimit rl;
-	rlim_t want = (rlim_t)conf->max_connections + 256;
+	rlim_t want = (rlim_t)conf->live.max_connections + 256;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
 		return;
@@ -182,7 +182,7 @@ raise_fd_limit(const struct sprovd_conf *conf)
 	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur < want)
 		fprintf(stderr, "sprovd: warning: only %llu descriptors for "
 		    "max_connections %ld\n", (unsigned long long)rl.rlim_cur,
-		    conf->max_connections);
+		    conf->live.max_connections);
 }
 
 static int
@@ -243,8 +243,10 @@ main(int argc, char *argv[])
 	}
 	if (file == NULL || optind != argc)
 		usage();
-	if (conf_load(file, &conf, &cfg) == -1)
+	if (conf_load(file, &conf, &cfg, &err) == -1) {
+		fprintf(stderr, "sprovd: %s\n", err.msg);
 		goto out;
+	}
 	if ((tls = sp_tls_server_new(&conf.tls, &err)) == NULL) {
 		fprintf(stderr, "sprovd: %s\n", err.msg);
 		goto out;

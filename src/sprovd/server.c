@@ -144,9 +144,17 @@ struct server {
 	atomic_long		 nconns;
 	atomic_int		 stop;
 	struct metrics		 m;
+	/* The settings SIGHUP may change: replaced whole, never freed. */
+	_Atomic(const struct sprovd_live *) live_p;
 	struct worker		 workers[SPROVD_MAX_WORKERS];
 	long			 nworkers;
 };
+
+static const struct sprovd_live *
+live(struct server *s)
+{
+	return atomic_load(&s->live_p);
+}
 
 static int64_t
 now_ms(void)
@@ -352,7 +360,7 @@ respond(struct conn *c, int status, const char *ctype, const char *body,
 		    "Content-Length: 0\r\nConnection: close\r\n\r\n");
 	}
 	c->state = C_WRITE;
-	c->deadline = now_ms() + c->w->srv->conf->timeout_request * 1000;
+	c->deadline = now_ms() + live(c->w->srv)->timeout_request * 1000;
 	set_events(c, EPOLLOUT);
 }
 
@@ -388,7 +396,7 @@ device_allowed(struct conn *c, struct sp_device *d, const char *what)
 		respond_error(c, 503);
 		return -1;
 	}
-	if (found == 1 && s->conf->unknown == UNKNOWN_REGISTER) {
+	if (found == 1 && live(s)->unknown == UNKNOWN_REGISTER) {
 		if ((j = job_new(c, JOB_REGISTER)) != NULL) {
 			snprintf(j->serial, sizeof(j->serial), "%s", c->serial);
 			snprintf(j->model, sizeof(j->model), "%s", c->model);
@@ -562,7 +570,7 @@ route_report_head(struct conn *c, const char *name)
 		respond_error(c, 411);
 		return;
 	}
-	if (c->req.content_length > c->w->srv->conf->max_report) {
+	if (c->req.content_length > live(c->w->srv)->max_report) {
 		respond_error(c, 413);
 		return;
 	}
@@ -589,7 +597,7 @@ route_admin_submit(struct conn *c)
 	snprintf(j->route, sizeof(j->route), "%s", c->req.path + 7);
 	c->state = C_WAIT;
 	set_events(c, 0);
-	c->deadline = now_ms() + c->w->srv->conf->timeout_request * 1000;
+	c->deadline = now_ms() + live(c->w->srv)->timeout_request * 1000;
 	writer_submit(c->w->srv->writer, j);
 }
 
@@ -611,7 +619,7 @@ route_admin(struct conn *c)
 		respond_error(c, 404);
 		return;
 	}
-	if (c->req.content_length > c->w->srv->conf->max_report) {
+	if (c->req.content_length > live(c->w->srv)->max_report) {
 		respond_error(c, 413);
 		return;
 	}
@@ -644,7 +652,7 @@ route_report_body(struct conn *c)
 	j->bodylen = c->body_len;
 	c->state = C_WAIT;
 	set_events(c, 0);
-	c->deadline = now_ms() + c->w->srv->conf->timeout_request * 1000;
+	c->deadline = now_ms() + live(c->w->srv)->timeout_request * 1000;
 	writer_submit(c->w->srv->writer, j);
 }
 
@@ -708,7 +716,7 @@ route_firmware(struct conn *c, const char *name)
 static void
 route(struct conn *c)
 {
-	const char *pre = c->w->srv->conf->prefix, *p = c->req.path;
+	const char *pre = live(c->w->srv)->prefix, *p = c->req.path;
 	size_t pl = strlen(pre);
 	bool get = c->req.method == SP_HTTP_GET ||
 	    c->req.method == SP_HTTP_HEAD;
@@ -757,7 +765,7 @@ conn_read(struct conn *c)
 	for (;;) {
 		if (!c->have_head && c->in.len > 0) {
 			rc = sp_http_parse(c->in.data, c->in.len,
-			    (size_t)s->conf->max_header, &c->req);
+			    (size_t)live(s)->max_header, &c->req);
 			if (rc < 0) {
 				c->keep_alive = false;
 				respond_error(c, -rc);
@@ -785,7 +793,7 @@ conn_read(struct conn *c)
 			return;
 		}
 		if (c->in.len == 0) {	/* first byte: the request clock runs */
-			c->deadline = now_ms() + s->conf->timeout_request *
+			c->deadline = now_ms() + live(s)->timeout_request *
 			    1000;
 			c->t_start = now_us();
 		}
@@ -820,7 +828,7 @@ conn_next(struct conn *c)
 	sp_buf_reset(&c->out);
 	c->out_off = 0;
 	c->state = C_READ;
-	c->deadline = now_ms() + c->w->srv->conf->timeout_idle * 1000;
+	c->deadline = now_ms() + live(c->w->srv)->timeout_idle * 1000;
 	c->t_start = now_us();		/* pipelined bytes may be waiting */
 	set_events(c, EPOLLIN);
 	conn_read(c);
@@ -870,7 +878,7 @@ conn_write(struct conn *c)
 		}
 		c->out_off += (size_t)n;
 		c->sent += (size_t)n;
-		c->deadline = now_ms() + c->w->srv->conf->timeout_request *
+		c->deadline = now_ms() + live(c->w->srv)->timeout_request *
 		    1000;
 	}
 }
@@ -921,7 +929,7 @@ conn_handshake(struct conn *c)
 	atomic_fetch_add(&c->w->srv->m.hs_ok, 1);
 	identify(c);
 	c->state = C_READ;
-	c->deadline = now_ms() + c->w->srv->conf->timeout_idle * 1000;
+	c->deadline = now_ms() + live(c->w->srv)->timeout_idle * 1000;
 	set_events(c, EPOLLIN);
 	conn_read(c);
 }
@@ -991,7 +999,7 @@ do_accept(struct worker *w, int lfd, bool admin)
 		if (fd == -1)
 			return;
 		/* Admission control: refuse cheaply, before any TLS work. */
-		if (atomic_fetch_add(&s->nconns, 1) >= s->conf->max_connections ||
+		if (atomic_fetch_add(&s->nconns, 1) >= live(s)->max_connections ||
 		    atomic_load(&s->stop)) {
 			atomic_fetch_sub(&s->nconns, 1);
 			atomic_fetch_add(&s->m.refused, 1);
@@ -1012,9 +1020,9 @@ do_accept(struct worker *w, int lfd, bool admin)
 		c->id = ++w->next_id;
 		c->file = -1;
 		c->state = C_HANDSHAKE;
-		c->deadline = now_ms() + s->conf->timeout_handshake * 1000;
-		sp_buf_init(&c->in, (size_t)(s->conf->max_header +
-		    s->conf->max_report));
+		c->deadline = now_ms() + live(s)->timeout_handshake * 1000;
+		sp_buf_init(&c->in, (size_t)(live(s)->max_header +
+		    live(s)->max_report));
 		sp_buf_init(&c->out, PROFILE_MAX + 4096);
 		peer_ip(fd, c->ip, sizeof(c->ip));
 		/* The context current now; a reload swaps it for later ones. */
@@ -1179,24 +1187,77 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/* Keys a running server cannot change: say so, keep the old values. */
+static void
+restart_only(struct server *s, const struct sprovd_conf *n)
+{
+	const struct sprovd_conf *o = s->conf;
+	size_t i;
+	int same = o->nlisten == n->nlisten && o->nadmin == n->nadmin &&
+	    o->tls.ncerts == n->tls.ncerts && o->workers == n->workers;
+
+	for (i = 0; same && i < o->nlisten; i++)
+		same = strcmp(o->listen[i], n->listen[i]) == 0;
+	for (i = 0; same && i < o->nadmin; i++)
+		same = strcmp(o->admin_listen[i], n->admin_listen[i]) == 0;
+	for (i = 0; same && i < o->tls.ncerts; i++)
+		same = strcmp(o->tls.cert[i], n->tls.cert[i]) == 0 &&
+		    strcmp(o->tls.key[i], n->tls.key[i]) == 0;
+#define SAMESTR(a, b) (((a) == NULL && (b) == NULL) || ((a) != NULL && \
+	(b) != NULL && strcmp((a), (b)) == 0))
+	same = same && SAMESTR(o->store, n->store) &&
+	    SAMESTR(o->user, n->user) &&
+	    SAMESTR(o->firmware_dir, n->firmware_dir);
+#undef SAMESTR
+	if (!same)
+		sp_log(s->log, SP_LOG_WARN, "reload: listen, admin_listen, "
+		    "cert/key files, workers, store, user or firmware_dir "
+		    "changed: they need a restart and keep their old values");
+}
+
 /*
- * SIGHUP: certificates, client CAs and CRL again, all or nothing.  New
- * connections get the new context; established ones keep theirs.
+ * SIGHUP: the configuration file again, all or nothing.  Limits, timeouts,
+ * prefix and unknown_devices take effect for what comes next; client CAs,
+ * CRL and ticket keys through new TLS contexts (established connections
+ * keep theirs; keys are reused from memory).  On any error the running
+ * configuration stays.
  */
 static void
 reload(struct server *s)
 {
-	struct sp_tls_server *fresh, *fresh_admin = NULL, *old, *old_admin;
+	struct sp_tls_server *fresh = NULL, *fresh_admin = NULL, *old,
+	    *old_admin;
+	struct sprovd_conf *n;
+	struct sprovd_live *nl;
+	struct sp_cfg *cfg = NULL;
 	struct sp_err err;
 
-	if ((fresh = sp_tls_server_reload(s->tls, &s->conf->tls,
-	    &err)) == NULL || (s->admin_tls != NULL &&
-	    (fresh_admin = sp_tls_server_reload(s->admin_tls,
-	    &s->conf->admin_tls, &err)) == NULL)) {
-		sp_tls_server_unref(fresh);
+	if ((n = calloc(1, sizeof(*n))) == NULL ||
+	    (nl = malloc(sizeof(*nl))) == NULL) {
+		free(n);
+		sp_log(s->log, SP_LOG_ERR, "reload: out of memory");
+		return;
+	}
+	if (conf_load(s->conf->path, n, &cfg, &err) == -1) {
 		sp_log(s->log, SP_LOG_ERR, "reload refused, the old "
 		    "configuration keeps serving: %s", err.msg);
-		return;
+		goto fail;
+	}
+	restart_only(s, n);
+	/* The running certificate and key files, with the new CA and CRL. */
+	memcpy(n->tls.cert, s->conf->tls.cert, sizeof(n->tls.cert));
+	memcpy(n->tls.key, s->conf->tls.key, sizeof(n->tls.key));
+	n->tls.ncerts = s->conf->tls.ncerts;
+	memcpy(n->admin_tls.cert, s->conf->tls.cert, sizeof(n->tls.cert));
+	memcpy(n->admin_tls.key, s->conf->tls.key, sizeof(n->tls.key));
+	n->admin_tls.ncerts = s->conf->tls.ncerts;
+	if ((fresh = sp_tls_server_reload(s->tls, &n->tls, &err)) == NULL ||
+	    (s->admin_tls != NULL && (fresh_admin = sp_tls_server_reload(
+	    s->admin_tls, &n->admin_tls, &err)) == NULL)) {
+		sp_log(s->log, SP_LOG_ERR, "reload refused, the old "
+		    "configuration keeps serving: %s", err.msg);
+		sp_tls_server_unref(fresh);
+		goto fail;
 	}
 	pthread_mutex_lock(&s->tls_lock);
 	old = s->tls;
@@ -1209,8 +1270,19 @@ reload(struct server *s)
 	pthread_mutex_unlock(&s->tls_lock);
 	sp_tls_server_unref(old);
 	sp_tls_server_unref(old_admin);
-	sp_log(s->log, SP_LOG_INFO, "reloaded certificates, client CAs and "
-	    "CRL");
+	/* Paths for the next reload; the strings live in the kept cfg. */
+	s->conf->tls = n->tls;
+	s->conf->admin_tls = n->admin_tls;
+	*nl = n->live;
+	atomic_store(&s->live_p, nl);
+	free(n);			/* cfg stays: its strings are in use */
+	sp_log(s->log, SP_LOG_INFO, "reloaded the configuration, "
+	    "certificates, client CAs, CRL and ticket keys");
+	return;
+fail:
+	sp_cfg_free(cfg);
+	free(nl);
+	free(n);
 }
 
 int
@@ -1228,6 +1300,7 @@ server_run(struct sprovd_conf *conf, struct sp_tls_server *tls,
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -1;
 	s->conf = conf;
+	atomic_init(&s->live_p, &conf->live);
 	pthread_mutex_init(&s->tls_lock, NULL);
 	sp_tls_server_ref(tls);
 	s->tls = tls;

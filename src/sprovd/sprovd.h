@@ -24,7 +24,21 @@
 
 enum unknown_policy { UNKNOWN_REJECT = 0, UNKNOWN_REGISTER };
 
+/* What SIGHUP can change while serving (published as a whole). */
+struct sprovd_live {
+	char			 prefix[65];	/* "" or "/something" */
+	enum unknown_policy	 unknown;
+	long			 max_connections;	/* per process */
+	long			 max_header;		/* bytes */
+	long			 max_report;		/* bytes */
+	long			 timeout_handshake;	/* seconds */
+	long			 timeout_request;
+	long			 timeout_idle;
+};
+
 struct sprovd_conf {
+	const char		*path;		/* the file, for reloads */
+	struct sprovd_live	 live;
 	char			 listen[SPROVD_MAX_LISTEN][64];
 	size_t			 nlisten;
 	char			 admin_listen[SPROVD_MAX_LISTEN][64];
@@ -35,19 +49,15 @@ struct sprovd_conf {
 	const char		*store;
 	const char		*firmware_dir;
 	const char		*user;
-	const char		*prefix;	/* "" or "/something" */
 	long			 workers;
-	enum unknown_policy	 unknown;
-	long			 max_connections;	/* per process */
-	long			 max_header;		/* bytes */
-	long			 max_report;		/* bytes */
-	long			 timeout_handshake;	/* seconds */
-	long			 timeout_request;
-	long			 timeout_idle;
 };
 
-/* Parses FILE into conf; prints "file:line: message" and returns -1. */
-int	conf_load(const char *path, struct sprovd_conf *, struct sp_cfg **);
+/*
+ * Parses FILE into conf (strings borrowed from *cfg, which the caller
+ * frees with sp_cfg_free); -1 with "file:line: message" in err.
+ */
+int	conf_load(const char *path, struct sprovd_conf *, struct sp_cfg **,
+	    struct sp_err *);
 
 struct writer;
 struct server;

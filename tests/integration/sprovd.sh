@@ -354,6 +354,10 @@ check "nothing from the bad import" sh -c "! grep -q 000e08000103 l3.txt"
 refuse "a bad parameter name is refused" 1 "400" ctl param set --default \
     "Bad-Name" x
 check "sprovctl audit verify" ctl audit verify
+ctl audit list > audit.txt
+has "sprovctl audit list: the refused request is there" audit.txt \
+    "refused  000e08000001"
+has "sprovctl audit list: admin requests too" audit.txt "admin"
 check "sprovctl device delete" ctl device delete 000e08000101
 refuse "a deleted device is gone" 1 "404" ctl device show 000e08000101
 check "admin API refused to a device certificate" test "$(curl -sS -o \
@@ -403,7 +407,7 @@ check "revoked device refused after the reload" test "$(code \
 check "other devices still served after the reload" test "$(code \
     dev/000e08000001 /prov/self.xml)" = 200
 check "the daemon kept its pid" kill -0 $PID
-has "reload logged" sprovd.log "reloaded certificates, client CAs and CRL"
+has "reload logged" sprovd.log "reloaded the configuration, certificates, client CAs, CRL"
 echo garbage > ca/crl/device-ca.crl
 kill -HUP $PID
 sleep 0.5
@@ -412,7 +416,34 @@ has "a broken CRL is refused, the old one keeps serving" sprovd.log \
 check "still serving after a refused reload" test "$(code dev/000e08000001 \
     /prov/self.xml)" = 200
 $CA crl >/dev/null
+# A configuration change through SIGHUP: limits and policy, no restart.
+check "unknown device refused before the reload" test "$(code \
+    dev/000e08000004 /prov/self.xml)" = 403
+echo "unknown_devices register" >> sprovd.conf
+echo "prefix /provisioning" >> sprovd.conf
+kill -HUP $PID
+sleep 0.5
+check "after SIGHUP: the new prefix serves" test "$(code dev/000e08000001 \
+    /provisioning/prov/self.xml)" = 200
+check "after SIGHUP: the old prefix is gone" test "$(code dev/000e08000001 \
+    /prov/self.xml)" = 404
+check "after SIGHUP: the new unknown-device policy applies" test "$(code \
+    dev/000e08000004 /provisioning/prov/self.xml)" = 200
+echo "workers 7" >> sprovd.conf
+sed -i 's/^workers 2$//' sprovd.conf
+kill -HUP $PID
+sleep 0.5
+has "a restart-only change is named, not applied" sprovd.log \
+    "need a restart and keep their old values"
+echo "max_header nonsense" >> sprovd.conf
+kill -HUP $PID
+sleep 0.5
+has "a bad configuration is refused with its line" sprovd.log \
+    "reload refused, the old configuration keeps serving: sprovd.conf:"
+check "still serving after a refused reload" test "$(code dev/000e08000001 \
+    /provisioning/prov/self.xml)" = 200
 stop
+$ST delete 000e08000004 >/dev/null
 
 # Unknown devices registered when the policy says so.
 write_conf <<< "unknown_devices register"

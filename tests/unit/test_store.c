@@ -1103,6 +1103,52 @@ audit_fresh(struct scratch *s, int n)
 	return st;
 }
 
+struct audit_seen {
+	int64_t	seq[8];
+	int	status[8];
+	char	route[8][64];
+	size_t	n;
+};
+
+static int
+listed_one(void *arg, int64_t seq, const struct sp_audit *a)
+{
+	struct audit_seen *l = arg;
+
+	if (l->n == 8)
+		return -1;
+	l->seq[l->n] = seq;
+	l->status[l->n] = a->status;
+	snprintf(l->route[l->n], sizeof(l->route[0]), "%s", a->route ?
+	    a->route : "");
+	l->n++;
+	return 0;
+}
+
+static void
+t_audit_list(void)
+{
+	struct scratch s;
+	struct sp_store *st = audit_fresh(&s, 10);
+	struct audit_seen l;
+
+	if (st == NULL)
+		goto out;
+	memset(&l, 0, sizeof(l));
+	OK(sp_store_audit_list(st, 3, listed_one, &l));
+	CHECK(l.n == 3);
+	CHECK(l.seq[0] == 8 && l.seq[1] == 9 && l.seq[2] == 10);
+	memset(&l, 0, sizeof(l));
+	OK(sp_store_audit_list(st, 0, listed_one, &l));
+	CHECK(l.n == 0);
+	memset(&l, 0, sizeof(l));
+	CHECK(sp_store_audit_list(st, 100, listed_one, &l) == -1); /* fn stops */
+	CHECK(l.n == 8 && l.seq[0] == 1);
+out:
+	sp_store_close(st);
+	scratch_free(&s);
+}
+
 static void
 t_audit_chain(void)
 {
@@ -1348,6 +1394,7 @@ main(void)
 	RUN(t_device_seen);
 	RUN(t_transactions);
 	RUN(t_audit_chain);
+	RUN(t_audit_list);
 	RUN(t_audit_tamper);
 	RUN(t_audit_two_connections);
 	RUN(t_audit_processes);
