@@ -130,6 +130,13 @@ struct worker {
 	uint64_t		 next_id;
 };
 
+/* Replaced by a reload, freed when the server stops. */
+struct retired {
+	struct sprovd_live	*live;
+	struct sp_cfg		*cfg;
+	struct retired		*next;
+};
+
 struct server {
 	struct sprovd_conf	*conf;
 	pthread_mutex_t		 tls_lock;	/* guards the swap of tls */
@@ -144,8 +151,12 @@ struct server {
 	atomic_long		 nconns;
 	atomic_int		 stop;
 	struct metrics		 m;
-	/* The settings SIGHUP may change: replaced whole, never freed. */
+	/*
+	 * The settings SIGHUP may change: replaced whole.  A worker may still
+	 * read the old copy, so what reloads replace is kept until exit.
+	 */
 	_Atomic(const struct sprovd_live *) live_p;
+	struct retired		*retired;
 	struct worker		 workers[SPROVD_MAX_WORKERS];
 	long			 nworkers;
 };
@@ -1228,13 +1239,16 @@ reload(struct server *s)
 	struct sp_tls_server *fresh = NULL, *fresh_admin = NULL, *old,
 	    *old_admin;
 	struct sprovd_conf *n;
-	struct sprovd_live *nl;
+	struct sprovd_live *nl = NULL;
+	struct retired *r = NULL;
 	struct sp_cfg *cfg = NULL;
 	struct sp_err err;
 
 	if ((n = calloc(1, sizeof(*n))) == NULL ||
-	    (nl = malloc(sizeof(*nl))) == NULL) {
+	    (nl = malloc(sizeof(*nl))) == NULL ||
+	    (r = calloc(1, sizeof(*r))) == NULL) {
 		free(n);
+		free(nl);
 		sp_log(s->log, SP_LOG_ERR, "reload: out of memory");
 		return;
 	}
@@ -1275,13 +1289,19 @@ reload(struct server *s)
 	s->conf->admin_tls = n->admin_tls;
 	*nl = n->live;
 	atomic_store(&s->live_p, nl);
-	free(n);			/* cfg stays: its strings are in use */
+	/* This cfg's strings are in use; the live copy too: keep both. */
+	r->live = nl;
+	r->cfg = cfg;
+	r->next = s->retired;
+	s->retired = r;
+	free(n);
 	sp_log(s->log, SP_LOG_INFO, "reloaded the configuration, "
 	    "certificates, client CAs, CRL and ticket keys");
 	return;
 fail:
 	sp_cfg_free(cfg);
 	free(nl);
+	free(r);
 	free(n);
 }
 
@@ -1388,6 +1408,15 @@ server_run(struct sprovd_conf *conf, struct sp_tls_server *tls,
 	sp_tls_server_unref(s->tls);
 	sp_tls_server_unref(s->admin_tls);
 	pthread_mutex_destroy(&s->tls_lock);
+	/* Every worker has stopped: nothing reads these any more. */
+	while (s->retired != NULL) {
+		struct retired *next = s->retired->next;
+
+		free(s->retired->live);
+		sp_cfg_free(s->retired->cfg);
+		free(s->retired);
+		s->retired = next;
+	}
 	free(s);
 	return rc;
 }
