@@ -10,6 +10,7 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <getopt.h>
@@ -179,6 +180,28 @@ save(struct agent *a, struct sp_err *err)
 	return rc;
 }
 
+/*
+ * A crash during an atomic replace leaves its temporary file (which holds
+ * parameters, secrets included): the agent is the state's only writer, so
+ * any such file at start is a leftover.
+ */
+static void
+remove_leftovers(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, "params.xml.tmp-", 15) == 0) {
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			unlink(path);
+		}
+	closedir(d);
+}
+
 static int
 load(struct agent *a, const char *dir)
 {
@@ -190,6 +213,7 @@ load(struct agent *a, const char *dir)
 	X509 *x;
 
 	snprintf(a->dir, sizeof(a->dir), "%s", dir);
+	remove_leftovers(dir);
 	for (i = 0; i < 4; i++)
 		snprintf(a->path[i], sizeof(a->path[i]), "%s/%s", dir,
 		    names[i]);

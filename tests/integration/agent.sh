@@ -205,6 +205,34 @@ has "billion laughs refused as DOCTYPE" laughs.txt "DOCTYPE"
 check "the state key is still refused when readable" sh -c "chmod 644 \
     st/identity.key; ! $AG get GPP_A; chmod 600 st/identity.key"
 
+# kill -9 at random points while a large profile is applied: the store is
+# always the old file or the new one, whole.
+{ printf '<flat-profile>\n'
+  for i in $(seq 1 5000); do printf '<GPP_P>v%d</GPP_P><Param_%d_>%d</Param_%d_>\n' $i $i $i $i; done
+  printf '</flat-profile>\n'; } > fw/big.xml
+cp st/params.xml old.xml
+torn=0
+for i in $(seq 1 12); do
+	$AG resync "$B/big.xml" >/dev/null 2>&1 &
+	p=$!
+	sleep 0.0$((RANDOM % 10))
+	kill -9 $p 2>/dev/null
+	wait $p 2>/dev/null
+	if ! xmllint --noout st/params.xml 2>/dev/null; then
+		torn=$((torn + 1))
+	elif ! cmp -s st/params.xml old.xml &&
+	    ! grep -q '<Param_5000_>5000</Param_5000_>' st/params.xml; then
+		torn=$((torn + 1))	# neither the old nor the whole new
+	fi
+done
+check "kill -9 while applying: never a torn or corrupt store" test "$torn" = 0
+check "after the kills the agent still works" $AG get Profile_Rule
+check "and has removed any temporary file a kill left" test -z \
+    "$(ls st | grep '\.tmp-')"
+$AG resync "$B/big.xml" >/dev/null 2>&1
+check "and applies the big profile whole" grep -q \
+    '<Param_5000_>5000</Param_5000_>' st/params.xml
+
 # The daemon: first resync at start (Random_Delay 0), SIGHUP resyncs now,
 # SIGTERM stops; no test waits for real timer values.
 $AG set Profile_Rule "https://pv.sprov.test:$PORT_pv/prov/\$MA.xml"
