@@ -26,6 +26,7 @@
 #include <curl/curl.h>
 #include <openssl/rand.h>
 #include <openssl/crypto.h>
+#include <openssl/x509v3.h>
 
 #include "sprov/fetch.h"
 #include "sprov/fsutil.h"
@@ -57,6 +58,9 @@ static const char *const defaults[][2] = {
 	{ "Log_Failure_Msg", "$PN $MAC -- Resync failed: $ERR" },
 	{ "Primary_DNS", "" },
 	{ "Report_Rule", "" },
+	{ "Custom_CA_Rule", "" },
+	{ "Custom_CA_Provisioning_Status", "" },
+	{ "Custom_CA_Info", "Not Installed" },
 	{ "HTTP_Report_Method", "POST" },
 };
 
@@ -288,8 +292,10 @@ cmd_init(const char *dir, const char *crt, const char *key, const char *ca)
 	snprintf(a.path[P_CRT], sizeof(a.path[0]), "%s/identity.crt", dir);
 	snprintf(a.path[P_KEY], sizeof(a.path[0]), "%s/identity.key", dir);
 	snprintf(a.path[P_TRUST], sizeof(a.path[0]), "%s/trust.pem", dir);
+	snprintf(a.tmp, sizeof(a.tmp), "%s/server-ca.crt", dir);
 	if (copy_file(crt, a.path[P_CRT], 0644, false) ||
 	    copy_file(key, a.path[P_KEY], 0600, true) ||
+	    copy_file(ca, a.tmp, 0644, false) ||
 	    copy_file(ca, a.path[P_TRUST], 0644, false))
 		return EXIT_FAILED;
 	if ((a.params = sp_profile_new()) == NULL)
@@ -598,6 +604,109 @@ out:
 	return rc;
 }
 
+/*
+ * Custom_CA_Rule: a provider CA installed beside the server-CA root.  It
+ * is fetched like a profile, so only a server the phone already trusts can
+ * install one; it must be a CA certificate (PEM or DER).  trust.pem is
+ * rebuilt as server-CA root + provider CA, atomically.  Fetched again only
+ * when the rule's URL changes.
+ */
+static int
+custom_ca(struct agent *a)
+{
+	char path[PATH_MAX], urlfile[PATH_MAX], when[64], cn[SP_CN_MAX + 1];
+	struct sp_fetch_result res;
+	struct sp_fetch_opts o;
+	struct sp_buf u, trust;
+	struct sp_err err;
+	size_t len = 0;
+	char *root = NULL, *old = NULL;
+	X509 *x = NULL;
+	time_t now = time(NULL);
+	int rc = -1;
+
+	sp_buf_init(&u, 4096);
+	sp_buf_init(&trust, 1 << 20);
+	sp_buf_init(&res.body, 1 << 20);
+	snprintf(urlfile, sizeof(urlfile), "%s/custom-ca.url", a->dir);
+	if (param(a, "Custom_CA_Rule")[0] == '\0') {
+		/* No rule: a provider CA installed earlier is removed. */
+		rc = 0;
+		if (access(urlfile, F_OK) == -1)
+			goto out;
+		snprintf(path, sizeof(path), "%s/server-ca.crt", a->dir);
+		if (sp_fs_read(path, 1 << 20, &root, &len, &err) == -1 ||
+		    sp_fs_write_atomic(a->path[P_TRUST], root, len, 0644,
+		    &err) == -1) {
+			snprintf(a->err, sizeof(a->err), "custom CA: %s",
+			    err.msg);
+			rc = -1;
+			goto out;
+		}
+		unlink(urlfile);
+		sp_profile_set(a->params, "Custom_CA_Info", "Not Installed", 13,
+		    SP_UA_NONE);
+		rc = 1;
+		goto out;
+	}
+	expand(a, param(a, "Custom_CA_Rule"), false, &u);
+	if (sp_fs_read(urlfile, 8192, &old, &len, &err) == 0 &&
+	    strcmp(old, u.data) == 0) {
+		rc = 0;			/* installed from this URL already */
+		goto out;
+	}
+	fetch_opts(a, &o);
+	o.url = u.data;
+	o.max_bytes = 1 << 20;
+	strftime(when, sizeof(when), "%m/%d/%Y %H:%M:%S", gmtime(&now));
+	if (sp_fetch(&o, &res) == -1 || res.status < 200 || res.status > 299) {
+		snprintf(a->err, sizeof(a->err), "custom CA: %s", res.err[0] ?
+		    res.err : "HTTP error");
+		goto failed;
+	}
+	if ((x = sp_x509_cert_parse(res.body.data ? res.body.data : "",
+	    res.body.len, &err)) == NULL || X509_check_ca(x) == 0) {
+		snprintf(a->err, sizeof(a->err), "custom CA: %s", x ?
+		    "not a CA certificate" : err.msg);
+		goto failed;
+	}
+	snprintf(path, sizeof(path), "%s/server-ca.crt", a->dir);
+	if (sp_fs_read(path, 1 << 20, &root, &len, &err) == -1 ||
+	    sp_buf_append(&trust, root, len) == -1 ||
+	    sp_x509_cert_pem(x, &trust, &err) == -1 ||
+	    sp_fs_write_atomic(a->path[P_TRUST], trust.data, trust.len, 0644,
+	    &err) == -1 ||
+	    sp_fs_write_atomic(urlfile, u.data, u.len, 0600, &err) == -1) {
+		snprintf(a->err, sizeof(a->err), "custom CA: %s", err.msg);
+		goto failed;
+	}
+	if (sp_x509_name_get(X509_get_subject_name(x), NID_commonName, cn,
+	    sizeof(cn)) == -1)
+		snprintf(cn, sizeof(cn), "?");
+	snprintf(a->tmp, sizeof(a->tmp), "Installed - %s", cn);
+	sp_profile_set(a->params, "Custom_CA_Info", a->tmp, strlen(a->tmp),
+	    SP_UA_NONE);
+	snprintf(a->tmp, sizeof(a->tmp), "Last provisioning succeeded on %s",
+	    when);
+	sp_profile_set(a->params, "Custom_CA_Provisioning_Status", a->tmp,
+	    strlen(a->tmp), SP_UA_NONE);
+	rc = 1;				/* changed */
+	goto out;
+failed:
+	snprintf(a->tmp, sizeof(a->tmp), "Last provisioning failed on %s",
+	    when);
+	sp_profile_set(a->params, "Custom_CA_Provisioning_Status", a->tmp,
+	    strlen(a->tmp), SP_UA_NONE);
+out:
+	X509_free(x);
+	free(old);
+	free(root);
+	sp_buf_release(&u);
+	sp_buf_release(&trust);
+	sp_buf_release(&res.body);
+	return rc;
+}
+
 static int
 cmd_resync(struct agent *a, const char *rule)
 {
@@ -610,6 +719,13 @@ cmd_resync(struct agent *a, const char *rule)
 
 	if (strcasecmp(param(a, "Provision_Enable"), "No") == 0)
 		return fail("Provision_Enable is No: no resync");
+	if ((r = custom_ca(a)) == -1) {
+		log_msg(a, "Log_Failure_Msg");
+		save(a, &err);			/* the status says it failed */
+		return EXIT_FAILED;
+	}
+	if (r == 1)
+		changed = true;
 	for (i = 0; i < (rule ? 1 : 4); i++) {
 		const char *text = rule ? rule : param(a, rules[i]);
 

@@ -205,6 +205,36 @@ has "billion laughs refused as DOCTYPE" laughs.txt "DOCTYPE"
 check "the state key is still refused when readable" sh -c "chmod 644 \
     st/identity.key; ! $AG get GPP_A; chmod 600 st/identity.key"
 
+# Custom_CA_Rule: a provider CA, fetched from a trusted server, makes the
+# provider's own server acceptable.
+cp other/server-ca.crt fw/provider-ca.crt
+cp ca/device-ca.crt fw/not-this.crt
+$AG resync "https://pv.sprov.test:$PORT_foreign/prov/\$MA.xml" 2>/dev/null
+check "before Custom_CA_Rule: the provider's server is refused" test $? = 1
+check "Custom_CA_Info says Not Installed" test "$($AG get Custom_CA_Info)" = \
+    "Not Installed"
+$AG set Custom_CA_Rule "https://pv.sprov.test:$PORT_pv/fw/provider-ca.crt"
+$AG resync "https://pv.sprov.test:$PORT_foreign/prov/\$MA.xml"
+check "with the provider CA installed, its server is accepted" test $? -le 2
+check "Custom_CA_Info names the CA" sh -c "$AG get Custom_CA_Info | grep -q \
+    '^Installed - sprov Provisioning Server CA'"
+check "Custom_CA_Provisioning_Status says it succeeded" sh -c "$AG get \
+    Custom_CA_Provisioning_Status | grep -q 'Last provisioning succeeded on'"
+$AG resync "https://pv.sprov.test:$PORT_pv/prov/\$MA.xml"
+check "the server-CA root is still trusted" test $? -le 2
+$SPROV_CA -d other revoke foreign.crt >/dev/null 2>&1
+$AG set Custom_CA_Rule "https://pv.sprov.test:$PORT_foreign/fw/nope.crt"
+$AG resync "https://pv.sprov.test:$PORT_pv/prov/\$MA.xml" 2>/dev/null
+check "a failed custom CA fetch fails the resync" test $? = 1
+check "and says so in its status" sh -c "$AG get \
+    Custom_CA_Provisioning_Status | grep -q 'Last provisioning failed on'"
+$AG set Custom_CA_Rule ""
+$AG resync "https://pv.sprov.test:$PORT_pv/prov/\$MA.xml" 2>/dev/null
+check "clearing Custom_CA_Rule removes the provider CA" test \
+    "$($AG get Custom_CA_Info)" = "Not Installed"
+$AG resync "https://pv.sprov.test:$PORT_foreign/prov/\$MA.xml" 2>/dev/null
+check "and its server is refused again" test $? = 1
+
 # kill -9 at random points while a large profile is applied: the store is
 # always the old file or the new one, whole.
 { printf '<flat-profile>\n'
