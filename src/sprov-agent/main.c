@@ -9,6 +9,7 @@
  *					replaced atomically
  */
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +29,7 @@
 #include <openssl/crypto.h>
 #include <openssl/x509v3.h>
 
+#include "sprov/cfg.h"
 #include "sprov/fetch.h"
 #include "sprov/fsutil.h"
 #include "sprov/macro.h"
@@ -59,6 +61,10 @@ static const char *const defaults[][2] = {
 	{ "Primary_DNS", "" },
 	{ "Report_Rule", "" },
 	{ "Custom_CA_Rule", "" },
+	{ "Upgrade_Enable", "Yes" },
+	{ "Upgrade_Rule", "" },
+	{ "Downgrade_Rev_Limit", "" },
+	{ "Software_Version", "" },
 	{ "Custom_CA_Provisioning_Status", "" },
 	{ "Custom_CA_Info", "Not Installed" },
 	{ "HTTP_Report_Method", "POST" },
@@ -707,6 +713,152 @@ out:
 	return rc;
 }
 
+/* The state's agent.conf: what the device runs to install an image. */
+static int
+install_command(struct agent *a, char *dst, size_t dstsz)
+{
+	static const struct sp_cfg_key schema[] = {
+		{ "install_command", 0 },
+	};
+	char path[PATH_MAX];
+	struct sp_cfg *c;
+	const char *v;
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "%s/agent.conf", a->dir);
+	if ((c = sp_cfg_new(schema, 1)) == NULL)
+		return -1;
+	if (sp_cfg_load(c, path) == -1)
+		snprintf(a->err, sizeof(a->err), "%s", sp_cfg_error(c));
+	else if ((v = sp_cfg_get(c, "install_command")) == NULL)
+		snprintf(a->err, sizeof(a->err), "%s: no install_command",
+		    path);
+	else {
+		snprintf(dst, dstsz, "%s", v);
+		rc = 0;
+	}
+	sp_cfg_free(c);
+	return rc;
+}
+
+/*
+ * Upgrade_Rule: the image is downloaded (verified like a profile) to a
+ * staging file, checked (not empty, its name's version within
+ * Downgrade_Rev_Limit), and handed to the configured install command.  A
+ * URL once attempted is never attempted again (its record survives
+ * restarts); Software_Version becomes the image's version on success.
+ * 0 installed, 1 nothing to do, -1 failed ($ERR set).
+ */
+static int
+upgrade(struct agent *a)
+{
+	char stage[PATH_MAX], last[PATH_MAX], cmd[1024], ver[256];
+	const struct sp_rule_alt *alt;
+	struct sp_fetch_result res;
+	struct sp_fetch_opts o;
+	struct sp_macro_ctx ctx = { lookup, a, false };
+	struct sp_buf u;
+	struct sp_rule *rule = NULL;
+	struct sp_err err;
+	const char *text = param(a, "Upgrade_Rule"), *base, *lim;
+	char *old = NULL;
+	size_t which, len;
+	pid_t pid;
+	int cmp, status, rc = -1;
+
+	if (text[0] == '\0' || strcasecmp(param(a, "Upgrade_Enable"), "No") ==
+	    0)
+		return 1;
+	sp_buf_init(&u, 4096);
+	sp_buf_init(&res.body, 256L << 20);
+	if ((rule = sp_rule_parse(text, strlen(text), &err)) == NULL) {
+		snprintf(a->err, sizeof(a->err), "Upgrade_Rule: %s", err.msg);
+		goto out;
+	}
+	if (sp_rule_select(rule, &ctx, &which, &err) != 0 ||
+	    (alt = sp_rule_alt(rule, which))->url == NULL) {
+		rc = 1;
+		goto out;
+	}
+	expand(a, alt->url, false, &u);
+	snprintf(last, sizeof(last), "%s/upgrade.last", a->dir);
+	if (sp_fs_read(last, 8192, &old, &len, &err) == 0 &&
+	    strcmp(old, u.data) == 0) {
+		rc = 1;			/* never the same URL twice */
+		goto out;
+	}
+	if (sp_fs_write_atomic(last, u.data, u.len, 0600, &err) == -1) {
+		snprintf(a->err, sizeof(a->err), "%s", err.msg);
+		goto out;
+	}
+	/* The version is the image's name: sip88xx.11-3-2MPP0001-609.loads */
+	base = strrchr(u.data, '/') ? strrchr(u.data, '/') + 1 : u.data;
+	snprintf(ver, sizeof(ver), "%.*s", (int)strcspn(base, "?"), base);
+	if (strlen(ver) > 6 && strcmp(ver + strlen(ver) - 6, ".loads") == 0)
+		ver[strlen(ver) - 6] = '\0';
+	lim = param(a, "Downgrade_Rev_Limit");
+	if (lim[0] != '\0' && (sp_version_cmp(ver, lim, &cmp) == -1 ||
+	    cmp < 0)) {
+		snprintf(a->err, sizeof(a->err), "upgrade to %s refused: below "
+		    "Downgrade_Rev_Limit %s", ver, lim);
+		goto out;
+	}
+	if (install_command(a, cmd, sizeof(cmd)) == -1)
+		goto out;
+	fetch_opts(a, &o);
+	o.url = u.data;
+	o.max_bytes = 256L << 20;
+	if (sp_fetch(&o, &res) == -1 || (res.status != 0 &&
+	    (res.status < 200 || res.status > 299)) || res.body.len == 0) {
+		snprintf(a->err, sizeof(a->err), "image %s: %s", u.data,
+		    res.err[0] ? res.err : res.body.len == 0 && res.status ==
+		    200 ? "empty" : "HTTP error");
+		goto out;
+	}
+	snprintf(stage, sizeof(stage), "%s/staging.img", a->dir);
+	if (sp_fs_write_atomic(stage, res.body.data, res.body.len, 0600,
+	    &err) == -1) {
+		snprintf(a->err, sizeof(a->err), "%s", err.msg);
+		goto out;
+	}
+	/* The command gets the staged file and the version, no shell. */
+	if ((pid = fork()) == 0) {
+		execl(cmd, cmd, stage, ver, (char *)NULL);
+		_exit(127);
+	}
+	if (pid == -1 || waitpid(pid, &status, 0) == -1 ||
+	    !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		snprintf(a->err, sizeof(a->err), "install command %s failed "
+		    "on %s", cmd, ver);
+		unlink(stage);
+		goto out;
+	}
+	unlink(stage);
+	sp_profile_set(a->params, "Software_Version", ver, strlen(ver),
+	    SP_UA_NONE);
+	fprintf(stderr, "sprov-agent: upgraded to %s\n", ver);
+	rc = 0;
+out:
+	free(old);
+	sp_rule_free(rule);
+	sp_buf_release(&u);
+	sp_buf_release(&res.body);
+	return rc;
+}
+
+static int
+cmd_upgrade(struct agent *a)
+{
+	struct sp_err err;
+	int r = upgrade(a);
+
+	if (r == -1)
+		return fail("upgrade: %s", a->err);
+	if (r == 0 && save(a, &err) == -1)
+		return fail("%s", err.msg);
+	return r == 0 ? EXIT_CHANGED : EXIT_UNCHANGED;
+}
+
 static int
 cmd_resync(struct agent *a, const char *rule)
 {
@@ -741,6 +893,11 @@ cmd_resync(struct agent *a, const char *rule)
 		if (r == 0)
 			log_msg(a, "Log_Success_Msg");
 	}
+	/* After the profiles, the upgrade they may have asked for. */
+	if (rule == NULL && (r = upgrade(a)) == -1)
+		fprintf(stderr, "sprov-agent: upgrade failed: %s\n", a->err);
+	else if (rule == NULL && r == 0)
+		changed = true;
 	if (changed && save(a, &err) == -1)
 		return fail("%s", err.msg);
 	return changed ? EXIT_CHANGED : EXIT_UNCHANGED;
@@ -862,6 +1019,7 @@ usage(void)
 	    "--server-ca F\n"
 	    "       sprov-agent [-s DIR] resync [RULE]\n"
 	    "       sprov-agent [-s DIR] run\n"
+	    "       sprov-agent [-s DIR] upgrade\n"
 	    "       sprov-agent [-s DIR] check URL\n"
 	    "       sprov-agent [-s DIR] report [RULE]\n"
 	    "       sprov-agent [-s DIR] get NAME | set NAME VALUE | show\n");
@@ -924,6 +1082,8 @@ main(int argc, char *argv[])
 		rc = cmd_check(&a, argv[1]);
 	else if (strcmp(argv[0], "resync") == 0 && argc <= 2)
 		rc = cmd_resync(&a, argc == 2 ? argv[1] : NULL);
+	else if (strcmp(argv[0], "upgrade") == 0 && argc == 1)
+		rc = cmd_upgrade(&a);
 	else if (strcmp(argv[0], "run") == 0 && argc == 1)
 		rc = cmd_run(&a);
 	else if (strcmp(argv[0], "report") == 0 && argc <= 2)

@@ -235,6 +235,41 @@ check "clearing Custom_CA_Rule removes the provider CA" test \
 $AG resync "https://pv.sprov.test:$PORT_foreign/prov/\$MA.xml" 2>/dev/null
 check "and its server is refused again" test $? = 1
 
+# Upgrade_Rule: staged, checked, installed by the configured command, a URL
+# never attempted twice, Downgrade_Rev_Limit obeyed.
+head -c 200000 /dev/urandom > fw/sip88xx.11-3-2MPP0001-609.loads
+head -c 1000 /dev/urandom > fw/sip88xx.11-2-1MPP.loads
+cat > install.sh <<'SH'
+#!/bin/sh
+cp "$1" "$(dirname "$0")/installed.img" && echo "$2" >> "$(dirname "$0")/installs.log"
+SH
+chmod +x install.sh
+echo "install_command $T/install.sh" > st/agent.conf
+$AG set Upgrade_Rule "https://pv.sprov.test:$PORT_pv/fw/sip88xx.11-3-2MPP0001-609.loads"
+$AG upgrade
+check "upgrade: installed (exit 0)" test $? = 0
+check "upgrade: the installed image is the served one" cmp installed.img \
+    fw/sip88xx.11-3-2MPP0001-609.loads
+check "upgrade: Software_Version is the image's version" test \
+    "$($AG get Software_Version)" = sip88xx.11-3-2MPP0001-609
+check "upgrade: no staging file left" test ! -e st/staging.img
+$AG upgrade
+check "upgrade: the same URL is never attempted twice" test $? = 2
+check "upgrade: installed once" test "$(wc -l < installs.log)" = 1
+$AG set Downgrade_Rev_Limit sip88xx.11-3-1MPP
+$AG set Upgrade_Rule "https://pv.sprov.test:$PORT_pv/fw/sip88xx.11-2-1MPP.loads"
+$AG upgrade 2>err.txt
+check "upgrade below Downgrade_Rev_Limit refused" test $? = 1
+has "downgrade refusal named" err.txt "below Downgrade_Rev_Limit"
+check "nothing installed for the refused downgrade" test \
+    "$(wc -l < installs.log)" = 1
+$AG set Downgrade_Rev_Limit ""
+$AG set Upgrade_Rule "https://pv.sprov.test:$PORT_foreign/fw/x.loads"
+$AG upgrade 2>err.txt
+check "an image from an untrusted server is refused" test $? = 1
+has "untrusted image server named" err.txt "not trusted"
+$AG set Upgrade_Rule ""
+
 # kill -9 at random points while a large profile is applied: the store is
 # always the old file or the new one, whole.
 { printf '<flat-profile>\n'
