@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,6 +72,7 @@ static const char *const defaults[][2] = {
 };
 
 struct agent {
+	bool			 syslog;	/* run without -d */
 	char			 dir[PATH_MAX];
 	char			 path[4][PATH_MAX];	/* crt key trust params */
 	struct sp_profile	*params;
@@ -379,8 +381,13 @@ log_msg(struct agent *a, const char *param_name)
 
 	sp_buf_init(&b, 4096);
 	if (param(a, param_name)[0] != '\0' &&
-	    expand(a, param(a, param_name), false, &b) == 0)
-		fprintf(stderr, "sprov-agent: %s\n", b.data);
+	    expand(a, param(a, param_name), false, &b) == 0) {
+		if (a->syslog)
+			syslog(strstr(param_name, "Failure") ? LOG_WARNING :
+			    LOG_INFO, "%s", b.data);
+		else
+			fprintf(stderr, "sprov-agent: %s\n", b.data);
+	}
 	sp_buf_release(&b);
 }
 
@@ -570,7 +577,34 @@ cmd_report(struct agent *a, const char *rule_text)
 	snprintf(full, sizeof(full), strchr(a->url.host, ':') ?
 	    "%s://[%s]:%u%s" : "%s://%s:%u%s", a->url.scheme, a->url.host,
 	    a->url.port, a->url.path);
-	if (alt->status) {
+	if (alt->delta) {
+		/* Only what changed since the last report (all, the first
+		 * time); the last report is kept in the state. */
+		struct sp_profile *prev = NULL;
+		char lp[PATH_MAX], *data;
+		size_t dl;
+
+		snprintf(lp, sizeof(lp), "%s/last-report.xml", a->dir);
+		if (sp_fs_read_secret(lp, 64L << 20, &data, &dl, &err) == 0) {
+			prev = sp_profile_parse(data, dl, &err);
+			sp_fs_free_secret(data, dl);
+		}
+		if ((sel = sp_profile_new()) == NULL) {
+			sp_profile_free(prev);
+			goto out;
+		}
+		for (i = 0; i < sp_profile_count(a->params); i++) {
+			const struct sp_param *p = sp_profile_at(a->params, i);
+			const struct sp_param *q = prev ?
+			    sp_profile_get(prev, p->name) : NULL;
+
+			if (q == NULL || q->valuelen != p->valuelen ||
+			    memcmp(q->value, p->value, p->valuelen) != 0)
+				sp_profile_set(sel, p->name, p->value,
+				    p->valuelen, p->ua);
+		}
+		sp_profile_free(prev);
+	} else if (alt->status) {
 		if ((sel = sp_profile_new()) == NULL)
 			goto out;
 		for (i = 0; i < sp_profile_count(a->params); i++) {
@@ -600,6 +634,12 @@ cmd_report(struct agent *a, const char *rule_text)
 		printf("reported %zu bytes to %s (HTTP %ld)\n", body.len, full,
 		    res.status);
 		rc = 0;
+		/* What the server now has, for the next --delta. */
+		sp_buf_reset(&body);
+		snprintf(full, sizeof(full), "%s/last-report.xml", a->dir);
+		if (sp_profile_render(a->params, &body) == 0)
+			sp_fs_write_atomic(full, body.data, body.len, 0600,
+			    &err);
 	}
 out:
 	sp_profile_free(sel);
@@ -1018,7 +1058,7 @@ usage(void)
 	fprintf(stderr, "usage: sprov-agent [-s DIR] init --cert F --key F "
 	    "--server-ca F\n"
 	    "       sprov-agent [-s DIR] resync [RULE]\n"
-	    "       sprov-agent [-s DIR] run\n"
+	    "       sprov-agent [-d] [-s DIR] run\n"
 	    "       sprov-agent [-s DIR] upgrade\n"
 	    "       sprov-agent [-s DIR] check URL\n"
 	    "       sprov-agent [-s DIR] report [RULE]\n"
@@ -1039,10 +1079,11 @@ main(int argc, char *argv[])
 	const char *dir = "agent", *crt = NULL, *key = NULL, *ca = NULL;
 	struct agent a;
 	struct sp_err err;
-	int ch, rc;
+	int ch, rc, debug = 0;
 
-	while ((ch = getopt_long(argc, argv, "s:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "ds:", opts, NULL)) != -1) {
 		switch (ch) {
+		case 'd': debug = 1; break;
 		case 's': dir = optarg; break;
 		case 'C': crt = optarg; break;
 		case 'K': key = optarg; break;
@@ -1084,8 +1125,14 @@ main(int argc, char *argv[])
 		rc = cmd_resync(&a, argc == 2 ? argv[1] : NULL);
 	else if (strcmp(argv[0], "upgrade") == 0 && argc == 1)
 		rc = cmd_upgrade(&a);
-	else if (strcmp(argv[0], "run") == 0 && argc == 1)
+	else if (strcmp(argv[0], "run") == 0 && argc == 1) {
+		/* The daemon logs to syslog unless -d keeps it on stderr. */
+		if (!debug) {
+			openlog("sprov-agent", LOG_PID, LOG_DAEMON);
+			a.syslog = true;
+		}
 		rc = cmd_run(&a);
+	}
 	else if (strcmp(argv[0], "report") == 0 && argc <= 2)
 		rc = cmd_report(&a, argc == 2 ? argv[1] : NULL);
 	else
