@@ -42,7 +42,7 @@ same(const struct sp_profile *a, const struct sp_profile *b)
 		x = sp_profile_at(a, i);
 		y = sp_profile_at(b, i);
 		if (strcmp(x->name, y->name) != 0 || x->ua != y->ua ||
-		    x->valuelen != y->valuelen ||
+		    x->keep != y->keep || x->valuelen != y->valuelen ||
 		    memcmp(x->value, y->value, x->valuelen) != 0)
 			return 0;
 	}

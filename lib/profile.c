@@ -447,6 +447,7 @@ sp_profile_set(struct sp_profile *p, const char *name, const char *value,
 		e->param.value = nv;
 		e->param.valuelen = valuelen;
 		e->param.ua = ua;
+		e->param.keep = false;
 		nv = NULL;
 		rc = 0;
 		goto out;
@@ -480,6 +481,7 @@ sp_profile_set(struct sp_profile *p, const char *name, const char *value,
 	e->param.value = nv;
 	e->param.valuelen = valuelen;
 	e->param.ua = ua;
+	e->param.keep = false;
 	e->namelen = len;
 	e->hash = h;
 	s = sp_profile_slot(p, nn, len, h);
@@ -566,10 +568,22 @@ sp_profile_merge(struct sp_profile *dst, const struct sp_profile *src)
 		goto out;
 	}
 	for (i = 0; i < src->n; i++) {
+		const struct sp_param *old;
+
 		sp = &src->ents[i].param;
+		old = sp->keep ? sp_profile_get(dst, sp->name) : NULL;
+		if (old != NULL) {
+			/* <X ua="rw"/>: the value stays, only ua changes. */
+			((struct sp_profile_ent *)(uintptr_t)old)->param.ua =
+			    sp->ua;
+			continue;
+		}
 		if (sp_profile_set(dst, sp->name, sp->value, sp->valuelen,
 		    sp->ua) == -1)
 			goto out;
+		if (sp->keep)
+			((struct sp_profile_ent *)(uintptr_t)sp_profile_get(dst,
+			    sp->name))->param.keep = true;
 	}
 	rc = 0;
 out:
@@ -625,6 +639,14 @@ sp_profile_render(const struct sp_profile *p, struct sp_buf *out)
 		goto out;
 	for (i = 0; i < p->n; i++) {
 		pr = &p->ents[i].param;
+		if (pr->keep) {		/* the empty-element form, as parsed */
+			if (sp_buf_printf(out, "  <%s%s%s%s/>\n", pr->name,
+			    pr->ua != SP_UA_NONE ? " ua=\"" : "",
+			    sp_ua_name(pr->ua), pr->ua != SP_UA_NONE ? "\"" :
+			    "") == -1)
+				goto out;
+			continue;
+		}
 		if (pr->ua != SP_UA_NONE) {
 			if (sp_buf_printf(out, "  <%s ua=\"%s\">", pr->name,
 			    sp_ua_name(pr->ua)) == -1)
@@ -744,12 +766,18 @@ sp_profile_xend(void *arg, const XML_Char *el)
 	if (px->failed)
 		return;
 	if (px->inparam) {
+		/* An empty-element tag <X/> ends with no bytes of its own. */
+		bool selfclosing = XML_GetCurrentByteCount(px->xp) == 0;
+
 		px->inparam = 0;
 		if (sp_profile_set(px->p, px->name,
 		    px->val.data ? px->val.data : "", px->keep, px->ua) == -1) {
 			sp_profile_pxfail(px, "%s", sp_profile_error(px->p));
 			return;
 		}
+		if (selfclosing)
+			((struct sp_profile_ent *)(uintptr_t)sp_profile_get(
+			    px->p, px->name))->param.keep = true;
 	} else if (px->depth == px->fpdepth)
 		px->fpdepth = 0;
 	px->depth--;

@@ -38,6 +38,13 @@ struct sp_param {
 	const char	*value;
 	size_t		 valuelen;
 	enum sp_ua	 ua;
+	/*
+	 * Parsed from an empty-element tag, <X ua="rw"/>: phones leave the
+	 * value alone and apply only ua (reference 4.1; <X></X> sets an
+	 * empty value).  Set only by sp_profile_parse(); rendered back as
+	 * <X/>; sp_profile_merge() honours it.
+	 */
+	bool		 keep;
 };
 
 struct sp_profile;
@@ -60,7 +67,10 @@ const struct sp_param	*sp_profile_get(const struct sp_profile *,
 			    const char *name);
 size_t			 sp_profile_count(const struct sp_profile *);
 const struct sp_param	*sp_profile_at(const struct sp_profile *, size_t);
-/* Applies src over dst: every parameter of src set in dst. */
+/*
+ * Applies src over dst: every parameter of src set in dst, except that a
+ * "keep" parameter of src changes only the ua of an existing one.
+ */
 int			 sp_profile_merge(struct sp_profile *dst,
 			    const struct sp_profile *src);
 

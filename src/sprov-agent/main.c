@@ -476,6 +476,16 @@ run_rule(struct agent *a, const char *text, bool *changed)
 		o.uid = uid.data;
 		o.pwd = pwd.data;
 	}
+	if (alt->post != 0) {
+		/* --post x: POST the macro-expanded GPP_X as the body. */
+		char reg[8];
+
+		snprintf(reg, sizeof(reg), "GPP_%c", alt->post - 'a' + 'A');
+		expand(a, param(a, reg), false, &v);
+		o.method = "POST";
+		o.body = v.data;
+		o.bodylen = v.len;
+	}
 	if (sp_fetch(&o, &res) == -1) {
 		snprintf(a->err, sizeof(a->err), "%s", res.err);
 		goto out;
@@ -484,6 +494,10 @@ run_rule(struct agent *a, const char *text, bool *changed)
 	if (res.status == 404 && strcasecmp(param(a, "Resync_Fails_On_FNF"),
 	    "No") == 0) {
 		rc = 0;			/* not found counts as success */
+		goto out;
+	}
+	if (res.status == 204) {
+		rc = 0;			/* no content: nothing to apply */
 		goto out;
 	}
 	if (res.status != 0 && (res.status < 200 || res.status > 299)) {
@@ -508,9 +522,9 @@ run_rule(struct agent *a, const char *text, bool *changed)
 		const struct sp_param *old = sp_profile_get(a->params,
 		    n->name);
 
-		if (old == NULL || old->valuelen != n->valuelen ||
-		    memcmp(old->value, n->value, n->valuelen) != 0 ||
-		    old->ua != n->ua)
+		if (old == NULL || old->ua != n->ua || (!n->keep &&
+		    (old->valuelen != n->valuelen ||
+		    memcmp(old->value, n->value, n->valuelen) != 0)))
 			*changed = true;
 	}
 	sp_profile_free(a->params);

@@ -130,6 +130,13 @@ check "show: ua kept" grep -q '<Password_1_ ua="na">' show.xml
 $AG resync
 check "second resync: unchanged (exit 2)" test $? = 2
 
+# --post a: the body is GPP_A, macros expanded (sprovd takes it as a report).
+$AG set GPP_A '<flat-profile><Posted_MAC>$MA</Posted_MAC></flat-profile>'
+$AG resync "[--post a] https://pv.sprov.test:$PORT_pv/report/\$MA.xml" \
+    2>err.txt
+check "--post: the server got GPP_A with macros expanded" sh -c "$ST report \
+    000e08000001 | grep -q '<Posted_MAC>000e08000001</Posted_MAC>'"
+
 # Refusals: the server must see no request at all.
 before() { grep -c ' GET ' $1.log; }
 n=$(before foreign)
@@ -205,6 +212,17 @@ $AG set GPP_C secret-value
 $AG set GPP_SA 'Secret Phrase'
 $AG resync "[--key \$SA] $B/p.sha256.cfg"
 check "--key \$SA expands a secret register" test $? -le 2
+
+# <X ua="rw"/> leaves a user's value alone and changes only its ua.
+$AG set Speed_Dial_2_Name "Mum"
+printf '<flat-profile><Speed_Dial_2_Name ua="rw"/><GPP_G></GPP_G></flat-profile>' \
+    > fw/keep.xml
+$AG set GPP_G notempty
+$AG resync "$B/keep.xml"
+check "<X ua=\"rw\"/> keeps the value" test "$($AG get Speed_Dial_2_Name)" = Mum
+check "<X ua=\"rw\"/> sets ua" sh -c "$AG show | grep -q \
+    '<Speed_Dial_2_Name ua=\"rw\">Mum</Speed_Dial_2_Name>'"
+check "<X></X> empties the value" test -z "$($AG get GPP_G)"
 
 # Bad profiles change nothing.
 head -c 40 p.xml > fw/trunc.xml

@@ -1070,9 +1070,55 @@ t_parse_depth(void)
 	CHECK_HAS(err.msg, "element <B> is not allowed inside parameter <A>");
 }
 
+
+/* <X ua="rw"/> keeps the value and changes ua; <X></X> empties it. */
+static void
+t_empty_element_keeps_value(void)
+{
+	static const char xml[] = "<flat-profile><A ua=\"rw\"/><B></B>"
+	    "<C ua=\"na\"></C></flat-profile>";
+	struct sp_profile *got, *dst = sp_profile_new();
+	struct sp_buf b;
+	struct sp_err err;
+	const struct sp_param *p;
+
+	got = sp_profile_parse(xml, sizeof(xml) - 1, &err);
+	CHECK(got != NULL);
+	if (got == NULL)
+		goto out;
+	CHECK(sp_profile_get(got, "A")->keep);
+	CHECK(!sp_profile_get(got, "B")->keep);
+	CHECK(!sp_profile_get(got, "C")->keep);
+	sp_profile_set(dst, "A", "user value", 10, SP_UA_NA);
+	sp_profile_set(dst, "B", "old", 3, SP_UA_NONE);
+	CHECK(sp_profile_merge(dst, got) == 0);
+	p = sp_profile_get(dst, "A");
+	CHECK(p->valuelen == 10 && memcmp(p->value, "user value", 10) == 0);
+	CHECK(p->ua == SP_UA_RW);
+	CHECK(sp_profile_get(dst, "B")->valuelen == 0);
+	CHECK(sp_profile_get(dst, "C")->ua == SP_UA_NA);
+	/* Rendered back as <A ua="rw"/>, it parses back the same. */
+	sp_buf_init(&b, 4096);
+	CHECK(sp_profile_render(got, &b) == 0);
+	CHECK_HAS(b.data, "<A ua=\"rw\"/>");
+	sp_profile_free(got);
+	got = sp_profile_parse(b.data, b.len, &err);
+	CHECK(got != NULL && sp_profile_get(got, "A")->keep);
+	sp_buf_release(&b);
+	/* Set replaces and clears the flag. */
+	if (got != NULL) {
+		sp_profile_set(got, "A", "x", 1, SP_UA_NONE);
+		CHECK(!sp_profile_get(got, "A")->keep);
+	}
+out:
+	sp_profile_free(got);
+	sp_profile_free(dst);
+}
+
 int
 main(void)
 {
+	RUN(t_empty_element_keeps_value);
 	RUN(t_ua);
 	rows_name_ok();
 	RUN(t_name_ok_edges);
