@@ -24,6 +24,8 @@ CA_SRC	 = $(wildcard src/sprov-ca/*.c)
 SPROVD_SRC = $(wildcard src/sprovd/*.c)
 SPROVCTL_SRC = $(wildcard src/sprovctl/*.c)
 AGENT_SRC = $(wildcard src/sprov-agent/*.c)
+.DEFAULT_GOAL := all
+
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNITS	 = $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
 FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
@@ -102,17 +104,18 @@ bench-ca: deps
 format:
 	clang-format -i lib/*.c include/sprov/*.h src/*/*.c tests/unit/*.c
 
-# libFuzzer (clang) over every parser target, FUZZ_SECONDS each (default
+# libFuzzer (clang) over every parser target (or FUZZ_TARGETS), FUZZ_SECONDS each (default
 # 60); new inputs land in fuzz/corpus/<target>/ (commit the interesting
 # ones, and every crash, as regression inputs).
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= $(FUZZERS)
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
 	-D_GNU_SOURCE -Iinclude -Ilib
 fuzz: deps
 	@command -v clang >/dev/null || { echo "make fuzz needs clang" \
 	    "(apt-get install clang libclang-rt-14-dev)"; exit 1; }
 	@mkdir -p build-fuzz
-	@for t in $(FUZZERS); do \
+	@for t in $(FUZZ_TARGETS); do \
 	  echo "  FUZZ    $$t ($(FUZZ_SECONDS) s)"; \
 	  clang $(FUZZ_CFLAGS) -o build-fuzz/$$t fuzz/$$t.c $(LIB_SRC) \
 	      $(PKGLIBS) || exit 1; \

@@ -26,6 +26,7 @@
 
 #include "sprov/limits.h"
 #include "sprov/profile.h"
+#include "sprov/str.h"
 
 struct sp_profile_ent {
 	struct sp_param	 param;		/* first: sp_profile_at points here */
@@ -953,6 +954,227 @@ out:
 	if (px.xp != NULL)
 		XML_ParserFree(px.xp);
 	sp_buf_release(&px.val);
+	sp_profile_free(p);
+	return ret;
+}
+
+/* --alias: foreign XML mapped onto parameters (reference 2.3). */
+#define ALIAS_MAX	SP_ALIAS_ENTRIES_MAX
+#define ALIAS_DEPTH	SP_ALIAS_DEPTH_MAX
+#define ALIAS_PATH_MAX	SP_ALIAS_PATH_MAX
+
+struct alias_ent {
+	char		path[ALIAS_PATH_MAX];
+	char		name[SP_PARAM_NAME_MAX + 1];
+	struct sp_buf	val;
+	int		active;		/* depth at which it captures, or 0 */
+	int		seen;
+};
+
+struct alias_px {
+	XML_Parser		 xp;
+	struct alias_ent	 a[ALIAS_MAX];
+	size_t			 n;
+	char			 path[ALIAS_PATH_MAX];
+	size_t			 lens[ALIAS_DEPTH + 1];
+	int			 depth;
+	int			 failed;
+	struct sp_err		 err;
+};
+
+static void
+alias_fail(struct alias_px *ax, const char *msg)
+{
+	if (ax->failed)
+		return;
+	ax->failed = 1;
+	sp_err_set(&ax->err, "line %llu: %s",
+	    (unsigned long long)XML_GetCurrentLineNumber(ax->xp), msg);
+	XML_StopParser(ax->xp, XML_FALSE);
+}
+
+static void XMLCALL
+alias_start(void *arg, const XML_Char *el, const XML_Char **attr)
+{
+	struct alias_px *ax = arg;
+	size_t len = ax->lens[ax->depth], n = strlen(el), i;
+
+	(void)attr;
+	if (ax->failed)
+		return;
+	if (ax->depth == ALIAS_DEPTH || len + 1 + n >= ALIAS_PATH_MAX) {
+		alias_fail(ax, "document nested too deeply");
+		return;
+	}
+	ax->path[len] = '/';
+	memcpy(ax->path + len + 1, el, n + 1);
+	ax->lens[++ax->depth] = len + 1 + n;
+	for (i = 0; i < ax->n; i++)
+		if (!ax->a[i].seen && !ax->a[i].active &&
+		    strcmp(ax->a[i].path, ax->path) == 0)
+			ax->a[i].active = ax->depth;
+}
+
+static void XMLCALL
+alias_end(void *arg, const XML_Char *el)
+{
+	struct alias_px *ax = arg;
+	size_t i;
+
+	(void)el;
+	if (ax->failed)
+		return;
+	for (i = 0; i < ax->n; i++)
+		if (ax->a[i].active == ax->depth) {
+			ax->a[i].active = 0;
+			ax->a[i].seen = 1;	/* the first one counts */
+		}
+	ax->path[ax->lens[--ax->depth]] = '\0';
+}
+
+static void XMLCALL
+alias_text(void *arg, const XML_Char *t, int n)
+{
+	struct alias_px *ax = arg;
+	size_t i;
+
+	for (i = 0; i < ax->n && !ax->failed; i++)
+		if (ax->a[i].active && sp_buf_append(&ax->a[i].val, t,
+		    (size_t)n) == -1)
+			alias_fail(ax, "value too long");
+}
+
+static void XMLCALL
+alias_doctype(void *arg, const XML_Char *name, const XML_Char *sysid,
+    const XML_Char *pubid, int has_internal_subset)
+{
+	(void)name;
+	(void)sysid;
+	(void)pubid;
+	(void)has_internal_subset;
+	alias_fail(arg, "DOCTYPE is not allowed");
+}
+
+/* Maps are typed into forms and profiles: entries may sit on lines. */
+static void
+alias_trim(const char **p, size_t *len)
+{
+	while (*len > 0 && strchr(" \t\r\n", **p) != NULL) {
+		(*p)++;
+		(*len)--;
+	}
+	while (*len > 0 && strchr(" \t\r\n", (*p)[*len - 1]) != NULL)
+		(*len)--;
+}
+
+/* "/a/b = /flat-profile/Name ; ..." into ax->a. */
+static int
+alias_map(struct alias_px *ax, const char *map, size_t len,
+    struct sp_err *err)
+{
+	const char *e, *eq, *l, *r;
+	size_t el, ll, rl;
+
+	while (sp_str_field(&map, &len, ';', &e, &el)) {
+		alias_trim(&e, &el);
+		if (el == 0)
+			continue;
+		if (ax->n == ALIAS_MAX)
+			return sp_err_set(err, "alias map: more than %d entries",
+			    ALIAS_MAX);
+		if ((eq = memchr(e, '=', el)) == NULL)
+			return sp_err_set(err, "alias map: entry %zu has no "
+			    "'='", ax->n + 1);
+		l = e;
+		ll = (size_t)(eq - e);
+		r = eq + 1;
+		rl = el - ll - 1;
+		alias_trim(&l, &ll);
+		alias_trim(&r, &rl);
+		if (ll == 0 || l[0] != '/' || ll >= ALIAS_PATH_MAX ||
+		    !sp_str_printable(l, ll))
+			return sp_err_set(err, "alias map: entry %zu: the XML "
+			    "path must start with '/'", ax->n + 1);
+		if (rl <= 14 || memcmp(r, "/flat-profile/", 14) != 0 ||
+		    !sp_param_name_ok(r + 14, rl - 14))
+			return sp_err_set(err, "alias map: entry %zu: the "
+			    "target must be /flat-profile/<Name>", ax->n + 1);
+		memcpy(ax->a[ax->n].path, l, ll);
+		memcpy(ax->a[ax->n].name, r + 14, rl - 14);
+		sp_buf_init(&ax->a[ax->n].val, SP_PARAM_VALUE_MAX);
+		ax->n++;
+	}
+	if (ax->n == 0)
+		return sp_err_set(err, "alias map is empty");
+	return 0;
+}
+
+struct sp_profile *
+sp_profile_parse_alias(const char *xml, size_t len, const char *map,
+    size_t maplen, struct sp_err *err)
+{
+	struct alias_px *ax;
+	struct sp_profile *p = NULL, *ret = NULL;
+	size_t i, j;
+
+	if ((ax = calloc(1, sizeof(*ax))) == NULL) {
+		sp_err_set(err, "out of memory");
+		return NULL;
+	}
+	if (len > SP_PROFILE_XML_MAX) {
+		sp_err_set(err, "document is larger than %d bytes",
+		    SP_PROFILE_XML_MAX);
+		goto out;
+	}
+	if (alias_map(ax, map, maplen, err) == -1)
+		goto out;
+	if ((p = sp_profile_new()) == NULL ||
+	    (ax->xp = XML_ParserCreate("UTF-8")) == NULL) {
+		sp_err_set(err, "out of memory");
+		goto out;
+	}
+	XML_SetUserData(ax->xp, ax);
+	XML_SetElementHandler(ax->xp, alias_start, alias_end);
+	XML_SetCharacterDataHandler(ax->xp, alias_text);
+	XML_SetStartDoctypeDeclHandler(ax->xp, alias_doctype);
+	XML_SetParamEntityParsing(ax->xp, XML_PARAM_ENTITY_PARSING_NEVER);
+	if (XML_Parse(ax->xp, xml ? xml : "", (int)len, XML_TRUE) !=
+	    XML_STATUS_OK && !ax->failed)
+		alias_fail(ax, XML_ErrorString(XML_GetErrorCode(ax->xp)));
+	if (ax->failed) {
+		sp_err_set(err, "%s", ax->err.msg);
+		goto out;
+	}
+	for (i = 0; i < ax->n; i++) {
+		struct alias_ent *a = &ax->a[i];
+		const char *v = a->val.data ? a->val.data : "";
+		size_t vl = a->val.len;
+
+		if (!a->seen)
+			continue;
+		/* As for flat profiles: trimmed, line breaks as spaces. */
+		for (j = 0; j < vl; j++)
+			if (a->val.data[j] == '\r' || a->val.data[j] == '\n')
+				a->val.data[j] = ' ';
+		while (vl > 0 && (*v == ' ' || *v == '\t')) {
+			v++;
+			vl--;
+		}
+		while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+			vl--;
+		if (sp_profile_set(p, a->name, v, vl, SP_UA_NONE) == -1) {
+			sp_err_set(err, "%s", sp_profile_error(p));
+			goto out;
+		}
+	}
+	ret = p;
+	p = NULL;
+out:
+	for (i = 0; i < ax->n; i++)
+		sp_buf_release(&ax->a[i].val);
+	if (ax->xp != NULL)
+		XML_ParserFree(ax->xp);
+	free(ax);
 	sp_profile_free(p);
 	return ret;
 }

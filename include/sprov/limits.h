@@ -66,6 +66,11 @@
 #define SP_PROFILE_PARAMS_MAX	20000
 #define SP_PROFILE_XML_MAX	(8 * 1024 * 1024)
 #define SP_PROFILE_DEPTH_MAX	4
+/* Rule option --alias: entries in the map ("<= 30 params" per Cisco),
+ * nesting of the foreign document, length of one element path. */
+#define SP_ALIAS_ENTRIES_MAX	30
+#define SP_ALIAS_DEPTH_MAX	32
+#define SP_ALIAS_PATH_MAX	512
 
 /* Store (store.h). */
 #define SP_GROUP_NAME_MAX	64

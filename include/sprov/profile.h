@@ -97,4 +97,14 @@ int			 sp_profile_render(const struct sp_profile *,
 struct sp_profile	*sp_profile_parse(const char *xml, size_t len,
 			    struct sp_err *);
 
+/*
+ * The rule option --alias: any XML document, its elements mapped onto
+ * parameters by map ("/path/in/xml = /flat-profile/Name ; ...", at most 30
+ * entries).  The text of the first element at each path becomes the
+ * parameter's value (trimmed, line breaks as spaces); paths not in the
+ * document are left out.  DOCTYPE refused, depth and sizes bounded.
+ */
+struct sp_profile	*sp_profile_parse_alias(const char *xml, size_t len,
+			    const char *map, size_t maplen, struct sp_err *);
+
 #endif

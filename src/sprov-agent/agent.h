@@ -13,6 +13,6 @@
 
 struct profile;
 struct sp_profile *content_profile(const struct sp_buf *raw, const char *key,
-		    struct sp_err *);
+    const char *alias, struct sp_err *);
 
 #endif

@@ -89,7 +89,7 @@ looks_gzip(const struct sp_buf *b)
 /* Turns fetched bytes into a profile; NULL with the reason in err. */
 struct sp_profile *
 content_profile(const struct sp_buf *raw, const char *key,
-    struct sp_err *err)
+    const char *alias, struct sp_err *err)
 {
 	const EVP_MD *mds[2] = { EVP_sha256(), EVP_md5() };
 	struct sp_buf plain, xml;
@@ -135,8 +135,12 @@ content_profile(const struct sp_buf *raw, const char *key,
 		sp_err_set(err, "profile too large");
 		goto out;
 	}
-	if ((p = sp_profile_parse(xml.data ? xml.data : "", xml.len,
-	    err)) == NULL)
+	if (alias != NULL)
+		p = sp_profile_parse_alias(xml.data ? xml.data : "", xml.len,
+		    alias, strlen(alias), err);
+	else
+		p = sp_profile_parse(xml.data ? xml.data : "", xml.len, err);
+	if (p == NULL)
 		sp_err_prefix(err, "profile");
 out:
 	sp_buf_release(&plain);

@@ -402,7 +402,7 @@ run_rule(struct agent *a, const char *text, bool *changed)
 	struct sp_fetch_opts o;
 	const struct sp_rule_alt *alt;
 	struct sp_profile *got = NULL, *work = NULL;
-	struct sp_buf u, k, uid, pwd, v;
+	struct sp_buf u, k, uid, pwd, v, am;
 	char full[4096];
 	struct sp_rule *rule;
 	struct sp_err err;
@@ -419,6 +419,7 @@ run_rule(struct agent *a, const char *text, bool *changed)
 	sp_buf_init(&uid, 1024);
 	sp_buf_init(&pwd, 1024);
 	sp_buf_init(&v, SP_PARAM_VALUE_MAX);
+	sp_buf_init(&am, SP_PARAM_VALUE_MAX);
 	k.secret = pwd.secret = 1;
 	sp_buf_init(&res.body, 8 * 1024 * 1024);
 	res.body.secret = 1;
@@ -505,8 +506,15 @@ run_rule(struct agent *a, const char *text, bool *changed)
 		    res.status, full);
 		goto out;
 	}
+	if (alt->alias != 0) {
+		/* --alias x: GPP_X maps a foreign XML document. */
+		char reg[8];
+
+		snprintf(reg, sizeof(reg), "GPP_%c", alt->alias - 'a' + 'A');
+		expand(a, param(a, reg), false, &am);
+	}
 	if ((got = content_profile(&res.body, alt->key ? k.data : NULL,
-	    &err)) == NULL) {
+	    alt->alias ? (am.data ? am.data : "") : NULL, &err)) == NULL) {
 		snprintf(a->err, sizeof(a->err), "%s", err.msg);
 		goto out;
 	}
@@ -544,6 +552,7 @@ out:
 	sp_buf_release(&uid);
 	sp_buf_release(&pwd);
 	sp_buf_release(&v);
+	sp_buf_release(&am);
 	sp_buf_release(&res.body);
 	return rc;
 }

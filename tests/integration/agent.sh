@@ -210,8 +210,32 @@ check "a wrong key fails" test $? = 1
 has "wrong key named" err.txt "cannot decrypt"
 $AG set GPP_C secret-value
 $AG set GPP_SA 'Secret Phrase'
+$AG set GPP_B before-sa
 $AG resync "[--key \$SA] $B/p.sha256.cfg"
-check "--key \$SA expands a secret register" test $? -le 2
+check "--key \$SA expands a secret register" test $? = 0 -a \
+    "$($AG get GPP_B)" = from-enc
+
+# --alias: a foreign XML document mapped through GPP_L (macros expanded).
+cat > fw/foreign.xml <<'XML'
+<?xml version="1.0"?>
+<device><sip><proxy> sip.telco.example </proxy><user>1001</user></sip>
+<name>Front
+desk</name></device>
+XML
+$AG set GPP_L '/device/sip/proxy = /flat-profile/Proxy_1_ ;
+  /device/sip/user = /flat-profile/User_ID_1_; /device/name = /flat-profile/$N'
+$AG set GPP_N Station_Name
+$AG resync "[--alias l] $B/foreign.xml"
+check "--alias: resync succeeds" test $? = 0
+check "--alias: mapped elements become parameters" test \
+    "$($AG get Proxy_1_)|$($AG get User_ID_1_)|$($AG get Station_Name)" = \
+    "sip.telco.example|1001|Front desk"
+$AG set GPP_L '/device/sip/proxy = /other/Proxy_1_'
+cp st/params.xml params.before
+$AG resync "[--alias l] $B/foreign.xml" 2>err.txt
+check "--alias: a bad map fails the resync" test $? = 1
+has "--alias: the bad map is named" err.txt "alias map: entry 1"
+check "--alias: a bad map changes nothing" cmp st/params.xml params.before
 
 # <X ua="rw"/> leaves a user's value alone and changes only its ua.
 $AG set Speed_Dial_2_Name "Mum"

@@ -1115,6 +1115,137 @@ out:
 	sp_profile_free(dst);
 }
 
+/* --alias: foreign XML onto parameters. */
+static void
+rows_alias(void)
+{
+	static const char doc[] =
+	    "<?xml version=\"1.0\"?>\n"
+	    "<device><sip><proxy> sip.example.net </proxy>"
+	    "<user>1001</user><user>1002</user></sip>"
+	    "<display>Front\ndesk</display><x><y>deep &amp; far</y></x>"
+	    "<empty/></device>";
+	static const struct {
+		const char *map, *want;
+	} rows[] = {
+		{ "/device/sip/proxy = /flat-profile/Proxy_1_",
+		    "Proxy_1_=sip.example.net" },
+		{ "/device/sip/proxy=/flat-profile/Proxy_1_;"
+		    "/device/sip/user = /flat-profile/User_ID_1_ ;",
+		    "Proxy_1_=sip.example.net|User_ID_1_=1001" },
+		{ " ;\r\n /device/display = /flat-profile/Station_Name ;\n; ",
+		    "Station_Name=Front desk" },
+		{ "/device/x/y = /flat-profile/A;/device/empty = "
+		    "/flat-profile/B", "A=deep & far|B=" },
+		{ "/device/missing = /flat-profile/A;"
+		    "/device/sip = /flat-profile/B",
+		    "B=sip.example.net 10011002" },
+		{ "/device/sip/proxy/nothing = /flat-profile/A", "" },
+	};
+	struct sp_profile *p;
+	struct sp_err err;
+	struct sp_buf b;
+	char name[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		ROW_BEGIN();
+		p = sp_profile_parse_alias(doc, sizeof(doc) - 1, rows[i].map,
+		    strlen(rows[i].map), &err);
+		CHECK(p != NULL);
+		if (p != NULL) {
+			dump(p, &b);
+			CHECK_STR(b.data, rows[i].want);
+			sp_buf_release(&b);
+		}
+		sp_profile_free(p);
+		snprintf(name, sizeof(name), "alias row %zu", i);
+		ROW_END(name);
+	}
+}
+
+static void
+rows_alias_errors(void)
+{
+	static const struct {
+		const char *doc, *map, *want;
+	} rows[] = {
+		{ "<a><b>1</b></a>", "", "alias map is empty" },
+		{ "<a><b>1</b></a>", " ; ; ", "alias map is empty" },
+		{ "<a><b>1</b></a>", "/a/b", "entry 1 has no '='" },
+		{ "<a><b>1</b></a>", "/a/b = /flat-profile/X; a/b = "
+		    "/flat-profile/Y", "entry 2: the XML path must start" },
+		{ "<a><b>1</b></a>", "/a/b = /other/X",
+		    "target must be /flat-profile/<Name>" },
+		{ "<a><b>1</b></a>", "/a/b = /flat-profile/",
+		    "target must be /flat-profile/<Name>" },
+		{ "<a><b>1</b></a>", "/a/b = /flat-profile/Bad Name",
+		    "target must be /flat-profile/<Name>" },
+		{ "<a><b>1</b>", "/a/b = /flat-profile/X", "line 1:" },
+		{ "<!DOCTYPE a [<!ENTITY e \"x\">]><a><b>&e;</b></a>",
+		    "/a/b = /flat-profile/X", "DOCTYPE is not allowed" },
+		{ "not xml", "/a/b = /flat-profile/X", "line 1:" },
+	};
+	struct sp_profile *p;
+	struct sp_err err;
+	char name[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		ROW_BEGIN();
+		err.msg[0] = '\0';
+		p = sp_profile_parse_alias(rows[i].doc, strlen(rows[i].doc),
+		    rows[i].map, strlen(rows[i].map), &err);
+		CHECK(p == NULL);
+		CHECK_HAS(err.msg, rows[i].want);
+		sp_profile_free(p);
+		snprintf(name, sizeof(name), "alias error row %zu", i);
+		ROW_END(name);
+	}
+}
+
+/* 30 entries is the documented maximum; 31 is refused; deep documents stop. */
+static void
+t_alias_limits(void)
+{
+	struct sp_buf map, doc;
+	struct sp_profile *p;
+	struct sp_err err;
+	int i;
+
+	sp_buf_init(&map, 1 << 20);
+	sp_buf_init(&doc, 1 << 20);
+	for (i = 0; i < SP_ALIAS_ENTRIES_MAX; i++)
+		sp_buf_printf(&map, "/a/b%d = /flat-profile/P%d;", i, i);
+	sp_buf_printf(&doc, "<a>");
+	for (i = 0; i < SP_ALIAS_ENTRIES_MAX; i++)
+		sp_buf_printf(&doc, "<b%d>v%d</b%d>", i, i, i);
+	sp_buf_printf(&doc, "</a>");
+	p = sp_profile_parse_alias(doc.data, doc.len, map.data, map.len, &err);
+	CHECK(p != NULL && sp_profile_count(p) == SP_ALIAS_ENTRIES_MAX);
+	if (p != NULL)
+		CHECK_STR(sp_profile_get(p, "P29")->value, "v29");
+	sp_profile_free(p);
+	sp_buf_printf(&map, "/a/c = /flat-profile/Q");
+	p = sp_profile_parse_alias(doc.data, doc.len, map.data, map.len, &err);
+	CHECK(p == NULL);
+	CHECK_HAS(err.msg, "more than 30 entries");
+	sp_profile_free(p);
+
+	sp_buf_reset(&doc);
+	for (i = 0; i < SP_ALIAS_DEPTH_MAX + 1; i++)
+		sp_buf_printf(&doc, "<a>");
+	for (i = 0; i < SP_ALIAS_DEPTH_MAX + 1; i++)
+		sp_buf_printf(&doc, "</a>");
+	p = sp_profile_parse_alias(doc.data, doc.len, "/a = /flat-profile/X",
+	    20, &err);
+	CHECK(p == NULL);
+	CHECK_HAS(err.msg, "nested too deeply");
+	sp_profile_free(p);
+	sp_buf_release(&map);
+	sp_buf_release(&doc);
+}
+
 int
 main(void)
 {
@@ -1145,5 +1276,8 @@ main(void)
 	RUN(t_parse_count_limit);
 	RUN(t_parse_size_limit);
 	RUN(t_parse_depth);
+	rows_alias();
+	rows_alias_errors();
+	RUN(t_alias_limits);
 	return t_done();
 }
