@@ -14,5 +14,8 @@
 struct profile;
 struct sp_profile *content_profile(const struct sp_buf *raw, const char *key,
     const char *alias, struct sp_err *);
+/* openssl enc -aes-256-cbc -md sha256 format, appended to out; 0 or -1. */
+int	content_encrypt(const char *data, size_t len, const char *pass,
+	    struct sp_buf *out);
 
 #endif

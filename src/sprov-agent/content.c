@@ -1,7 +1,10 @@
 /* What a profile's bytes are: gzip, `openssl enc` (Salted__), or XML. */
 #include <string.h>
 
+#include <limits.h>
+
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <zlib.h>
 
 #include "sprov/buf.h"
@@ -84,6 +87,39 @@ looks_gzip(const struct sp_buf *b)
 {
 	return b->len >= 2 && (unsigned char)b->data[0] == 0x1f &&
 	    (unsigned char)b->data[1] == 0x8b;
+}
+
+/*
+ * The reverse of decrypt(), for Report_Rule --key: what
+ * `openssl enc -d -aes-256-cbc -md sha256 -k KEY` reads back.
+ */
+int
+content_encrypt(const char *data, size_t len, const char *pass,
+    struct sp_buf *out)
+{
+	unsigned char key[32], iv[16], salt[8], *p = NULL;
+	EVP_CIPHER_CTX *c = NULL;
+	int n1 = 0, n2 = 0, ok = 0;
+
+	if (len > INT_MAX - 32 || RAND_bytes(salt, sizeof(salt)) != 1 ||
+	    EVP_BytesToKey(EVP_aes_256_cbc(), EVP_sha256(), salt,
+	    (const unsigned char *)pass, (int)strlen(pass), 1, key, iv) != 32)
+		goto out;
+	if ((p = OPENSSL_malloc(len + 16)) == NULL ||
+	    (c = EVP_CIPHER_CTX_new()) == NULL)
+		goto out;
+	if (EVP_EncryptInit_ex(c, EVP_aes_256_cbc(), NULL, key, iv) == 1 &&
+	    EVP_EncryptUpdate(c, p, &n1, (const unsigned char *)data,
+	    (int)len) == 1 && EVP_EncryptFinal_ex(c, p + n1, &n2) == 1)
+		ok = sp_buf_append(out, "Salted__", 8) == 0 &&
+		    sp_buf_append(out, salt, sizeof(salt)) == 0 &&
+		    sp_buf_append(out, p, (size_t)(n1 + n2)) == 0;
+out:
+	EVP_CIPHER_CTX_free(c);
+	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(iv, sizeof(iv));
+	OPENSSL_free(p);
+	return ok ? 0 : -1;
 }
 
 /* Turns fetched bytes into a profile; NULL with the reason in err. */

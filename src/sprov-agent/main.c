@@ -570,7 +570,7 @@ cmd_report(struct agent *a, const char *rule_text)
 	struct sp_fetch_opts o;
 	const struct sp_rule_alt *alt;
 	struct sp_profile *sel = NULL;
-	struct sp_buf u, body;
+	struct sp_buf u, body, enc, k, uid, pwd;
 	struct sp_rule *rule;
 	struct sp_err err;
 	char full[4096];
@@ -585,6 +585,11 @@ cmd_report(struct agent *a, const char *rule_text)
 	sp_buf_init(&u, 4096);
 	sp_buf_init(&body, 64L << 20);
 	body.secret = 1;
+	sp_buf_init(&enc, (64L << 20) + 32);
+	sp_buf_init(&k, 1024);
+	sp_buf_init(&uid, 1024);
+	sp_buf_init(&pwd, 1024);
+	k.secret = pwd.secret = 1;
 	sp_buf_init(&res.body, 1 << 20);
 	if (sp_rule_select(rule, &ctx, &which, &err) != 0 ||
 	    (alt = sp_rule_alt(rule, which))->url == NULL) {
@@ -649,13 +654,31 @@ cmd_report(struct agent *a, const char *rule_text)
 	    "PUT" : "POST";
 	o.body = body.data;
 	o.bodylen = body.len;
+	if (alt->key != NULL) {
+		/* --key: the report leaves the phone encrypted, as a profile
+		 * arrives (openssl enc, SHA-256 key derivation). */
+		expand(a, alt->key, true, &k);
+		if (content_encrypt(body.data ? body.data : "", body.len,
+		    k.data ? k.data : "", &enc) == -1) {
+			fail("report: cannot encrypt with --key");
+			goto out;
+		}
+		o.body = enc.data;
+		o.bodylen = enc.len;
+	}
+	if (alt->uid != NULL) {
+		expand(a, alt->uid, true, &uid);
+		expand(a, alt->pwd ? alt->pwd : "", true, &pwd);
+		o.uid = uid.data;
+		o.pwd = pwd.data;
+	}
 	if (sp_fetch(&o, &res) == -1)
 		fail("report: %s", res.err);
 	else if (res.status < 200 || res.status > 299)
 		fail("report: HTTP %ld from %s", res.status, full);
 	else {
-		printf("reported %zu bytes to %s (HTTP %ld)\n", body.len, full,
-		    res.status);
+		printf("reported %zu bytes%s to %s (HTTP %ld)\n", body.len,
+		    alt->key ? " (encrypted)" : "", full, res.status);
 		rc = 0;
 		/* What the server now has, for the next --delta. */
 		sp_buf_reset(&body);
@@ -669,6 +692,10 @@ out:
 	sp_rule_free(rule);
 	sp_buf_release(&u);
 	sp_buf_release(&body);
+	sp_buf_release(&enc);
+	sp_buf_release(&k);
+	sp_buf_release(&uid);
+	sp_buf_release(&pwd);
 	sp_buf_release(&res.body);
 	return rc;
 }

@@ -8,6 +8,7 @@
  * SPROVCTL_CACERT), and --resolve HOST:PORT:ADDR like curl's.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "sprov/buf.h"
 #include "sprov/fsutil.h"
@@ -184,7 +186,27 @@ status_table(json_t *j)
 static void
 report_table(json_t *j)
 {
-	fputs(json_string_value(json_object_get(j, "body")), stdout);
+	const char *b64 = json_string_value(json_object_get(j,
+	    "body_base64"));
+	unsigned char *raw;
+	size_t n, pad = 0;
+	int len;
+
+	if (b64 == NULL) {
+		fputs(json_string_value(json_object_get(j, "body")), stdout);
+		return;
+	}
+	/* An encrypted report: its bytes, as the phone sent them. */
+	n = strlen(b64);
+	if (n > INT_MAX || (raw = malloc(n / 4 * 3 + 3)) == NULL)
+		return;
+	if ((len = EVP_DecodeBlock(raw, (const unsigned char *)b64,
+	    (int)n)) >= 0) {
+		while (pad < 2 && n > pad && b64[n - 1 - pad] == '=')
+			pad++;
+		fwrite(raw, 1, (size_t)len - pad, stdout);
+	}
+	free(raw);
 }
 
 static void

@@ -18,12 +18,14 @@
  *   GET    /api/v1/audit                  (the last 100 entries)
  *   GET    /api/v1/audit/verify
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "sprov/csv.h"
 #include "sprov/mac.h"
@@ -249,6 +251,35 @@ device_show(struct sp_store *st, const char *mac, struct reply *r)
 	return 0;
 }
 
+/*
+ * A report body is usually XML, but a phone may send it encrypted
+ * (Report_Rule --key): bytes JSON cannot carry go as body_base64.
+ */
+static json_t *
+report_json(const char *mac, time_t when, const struct sp_buf *body)
+{
+	json_t *j, *b;
+	unsigned char *enc;
+	size_t n = body->len;
+
+	if ((j = json_pack("{s:s, s:I}", "mac", mac, "time",
+	    (json_int_t)when)) == NULL)
+		return NULL;
+	if ((b = json_stringn(body->data ? body->data : "", n)) != NULL) {
+		json_object_set_new(j, "body", b);
+		return j;
+	}
+	if (n > INT_MAX / 4 * 3 - 3 ||
+	    (enc = malloc((n + 2) / 3 * 4 + 1)) == NULL) {
+		json_decref(j);
+		return NULL;
+	}
+	EVP_EncodeBlock(enc, (const unsigned char *)body->data, (int)n);
+	json_object_set_new(j, "body_base64", json_string((char *)enc));
+	free(enc);
+	return j;
+}
+
 static int
 devices(struct sp_store *st, int method, const char *rest, json_t *in,
     struct reply *r)
@@ -301,9 +332,7 @@ devices(struct sp_store *st, int method, const char *rest, json_t *in,
 		sp_buf_init(&body, SP_REPORT_MAX + 1);
 		rc = sp_store_report_last(st, mac, &when, &body);
 		if (rc == 0)
-			r->json = json_pack("{s:s, s:I, s:s%}", "mac", mac,
-			    "time", (json_int_t)when, "body", body.data ?
-			    body.data : "", body.len);
+			r->json = report_json(mac, when, &body);
 		sp_buf_release(&body);
 		if (rc == 1)
 			return fail(r, 404, "no report from %s", mac);

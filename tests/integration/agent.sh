@@ -424,6 +424,22 @@ $AG report "[--delta] https://pv.sprov.test:$PORT_pv/report/\$MA.xml" >/dev/null
 check "report --delta: only what changed since the last report" sh -c "$ST \
     report 000e08000001 | grep -q '<GPP_K>delta-two</GPP_K>' && test \
     \$($ST report 000e08000001 | grep -c '<') -le 4"
+# --key: the report travels encrypted; the openssl CLI reads it back from
+# what sprovctl prints.
+$AG set HTTP_Report_Method POST
+$AG set GPP_SB 'Report Secret'
+check "report --key: sent" $AG report \
+    "[--key \$SB] https://pv.sprov.test:$PORT_pv/report/\$MA.xml"
+$SPROVCTL -u https://pv.sprov.test:$APORT --resolve pv.sprov.test:$APORT:127.0.0.2 \
+    --cert adm/ops.crt --key adm/ops.key --cacert ca/server-ca.crt \
+    report 000e08000001 > rep.enc
+check "report --key: the stored body is not clear text" sh -c "head -c 8 \
+    rep.enc | grep -q Salted__ && ! grep -q Software_Version rep.enc"
+check "report --key: openssl enc -d decrypts it" sh -c "openssl enc -d \
+    -aes-256-cbc -md sha256 -k 'Report Secret' -in rep.enc 2>/dev/null |
+    grep -q '<Software_Version>sip88xx.11-3-1MPP0001-609</Software_Version>'"
+check "report --key: the key is not in the body" sh -c "! grep -q \
+    'Report Secret' rep.enc"
 refuse "report to a foreign-CA server is refused" 1 "not trusted" \
     $AG report "https://pv.sprov.test:$PORT_foreign/report/\$MA.xml"
 
