@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 #include <openssl/ssl.h>
@@ -11,8 +12,16 @@
 #include "sprov/resolve.h"
 #include "sprov/x509.h"
 
+/* --srv: the domain the URL named, and the SRV target being tried. */
+struct srvctx {
+	const char		*domain;
+	const char		*target;
+	const struct sp_addrs	*addrs;		/* the target's */
+};
+
 struct attempt {
 	const struct sp_fetch_opts	*o;
+	const struct srvctx		*srv;
 	struct sp_fetch_result		*res;
 	CURL				*cu;
 	int				 https;
@@ -106,6 +115,31 @@ prereq(void *arg, char *primary_ip, char *local_ip, int primary_port,
 		return CURL_PREREQFUNC_ABORT;
 	}
 	trace(o, "(b) CN rule", 1, "CN=%s: name %s", cn, fqdn);
+	if (a->srv != NULL) {
+		/* SRV: the certificate names the domain the rule named, and
+		 * the address is the SRV target's, as DNS gives them. */
+		if (strcasecmp(fqdn, a->srv->domain) != 0) {
+			snprintf(a->why, sizeof(a->why), "server certificate "
+			    "CN name %s is not the SRV domain %s", fqdn,
+			    a->srv->domain);
+			trace(o, "(b) CN names the SRV domain", 0, "%s",
+			    a->why);
+			return CURL_PREREQFUNC_ABORT;
+		}
+		if (!sp_addrs_contain(a->srv->addrs, primary_ip)) {
+			snprintf(a->why, sizeof(a->why), "server address %s "
+			    "is not an address of %s", primary_ip,
+			    a->srv->target);
+			trace(o, "(c) address among the SRV target's", 0,
+			    "%s", a->why);
+			return CURL_PREREQFUNC_ABORT;
+		}
+		trace(o, "(c) address among the SRV target's", 1, "%s is an "
+		    "address of %s (SRV of %s)", primary_ip, a->srv->target,
+		    fqdn);
+		a->verified = 1;
+		return CURL_PREREQFUNC_OK;
+	}
 	if (sp_resolve(fqdn, o->dns, &addrs, &err) == -1) {
 		snprintf(a->why, sizeof(a->why), "server address check: %s",
 		    err.msg);
@@ -131,9 +165,9 @@ prereq(void *arg, char *primary_ip, char *local_ip, int primary_port,
 
 /* One request to one address.  Returns the curl code. */
 static CURLcode
-attempt_one(const struct sp_fetch_opts *o, const char *url, int https,
-    const char *host, long port, const char *addr,
-    struct sp_fetch_result *res, char **redirect)
+attempt_one(const struct sp_fetch_opts *o, const struct srvctx *srv,
+    const char *url, int https, const char *host, long port,
+    const char *addr, struct sp_fetch_result *res, char **redirect)
 {
 	struct curl_slist *resolve = NULL;
 	char entry[512], *loc = NULL;
@@ -145,6 +179,7 @@ attempt_one(const struct sp_fetch_opts *o, const char *url, int https,
 		return CURLE_OUT_OF_MEMORY;
 	memset(&a, 0, sizeof(a));
 	a.o = o;
+	a.srv = srv;
 	a.res = res;
 	a.cu = cu;
 	a.https = https;
@@ -212,6 +247,72 @@ attempt_one(const struct sp_fetch_opts *o, const char *url, int https,
 	return rc;
 }
 
+/*
+ * --srv: the URL's host is a domain; _ciscoprov-https._tls.<domain> (or
+ * _ciscoprov-http._tcp.) names the servers, tried in SRV order and each
+ * of their addresses in DNS order until one answers.  Returns 1 when one
+ * answered, 0 when none did (res->err says why).
+ */
+static int
+fetch_srv(const struct sp_fetch_opts *o, CURLU *u, const char *host,
+    const char *scheme, struct sp_fetch_result *res, char **redir)
+{
+	struct sp_srv recs[SP_RESOLVE_SRV_MAX];
+	struct sp_addrs addrs;
+	struct srvctx ctx;
+	struct sp_err err;
+	char name[512], portstr[16], *url = NULL;
+	int https = strcmp(scheme, "https") == 0, answered = 0;
+	size_t n, i, j;
+	CURLcode rc;
+
+	if (!https && strcmp(scheme, "http") != 0) {
+		snprintf(res->err, sizeof(res->err), "%s scheme not "
+		    "supported in SRV lookups", scheme);
+		return 0;
+	}
+	snprintf(name, sizeof(name), https ? "_ciscoprov-https._tls.%s" :
+	    "_ciscoprov-http._tcp.%s", host);
+	if (sp_resolve_srv(name, o->dns, recs, SP_RESOLVE_SRV_MAX, &n,
+	    &err) == -1) {
+		snprintf(res->err, sizeof(res->err), "%s", err.msg);
+		trace(o, "SRV lookup", 0, "%s", err.msg);
+		return 0;
+	}
+	trace(o, "SRV lookup", 1, "%s: %zu record%s", name, n,
+	    n == 1 ? "" : "s");
+	ctx.domain = host;
+	ctx.addrs = &addrs;
+	for (i = 0; i < n && !answered; i++) {
+		ctx.target = recs[i].target;
+		if (sp_resolve(recs[i].target, o->dns, &addrs, &err) == -1) {
+			snprintf(res->err, sizeof(res->err), "%s", err.msg);
+			trace(o, "resolve the SRV target", 0, "%s", err.msg);
+			continue;
+		}
+		snprintf(portstr, sizeof(portstr), "%u", recs[i].port);
+		curl_free(url);
+		url = NULL;
+		if (curl_url_set(u, CURLUPART_PORT, portstr, 0) != CURLUE_OK ||
+		    curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK) {
+			snprintf(res->err, sizeof(res->err), "SRV port %s",
+			    portstr);
+			break;
+		}
+		for (j = 0; j < addrs.n && !answered; j++) {
+			rc = attempt_one(o, &ctx, url, https, host,
+			    (long)recs[i].port, addrs.addr[j], res, redir);
+			trace(o, "connect and request", rc == CURLE_OK,
+			    "%s (%s) port %u: %s", addrs.addr[j],
+			    recs[i].target, recs[i].port, rc == CURLE_OK ?
+			    "answered" : res->err);
+			answered = rc == CURLE_OK;
+		}
+	}
+	curl_free(url);
+	return answered;
+}
+
 int
 sp_fetch(const struct sp_fetch_opts *o, struct sp_fetch_result *res)
 {
@@ -251,6 +352,20 @@ sp_fetch(const struct sp_fetch_opts *o, struct sp_fetch_result *res)
 			memmove(host, host + 1, strlen(host));
 			host[strlen(host) - 1] = '\0';
 		}
+		redir = NULL;
+		if (hops == 0 && o->srv) {
+			answered = fetch_srv(o, u, host, scheme, res, &redir);
+			free(url);
+			url = NULL;
+			if (answered && redir != NULL) {
+				trace(o, "redirect", 1, "%ld to %s",
+				    res->status, redir);
+				url = redir;
+				continue;
+			}
+			free(redir);
+			break;
+		}
 		if (sp_resolve(host, o->dns, &addrs, &err) == -1) {
 			snprintf(res->err, sizeof(res->err), "%s", err.msg);
 			trace(o, "resolve the URL's host", 0, "%s", err.msg);
@@ -262,8 +377,9 @@ sp_fetch(const struct sp_fetch_opts *o, struct sp_fetch_result *res)
 		answered = 0;
 		/* Redundant servers: in order until one answers. */
 		for (i = 0; i < addrs.n && !answered; i++) {
-			rc = attempt_one(o, url, strcmp(scheme, "https") == 0,
-			    host, port, addrs.addr[i], res, &redir);
+			rc = attempt_one(o, NULL, url, strcmp(scheme,
+			    "https") == 0, host, port, addrs.addr[i], res,
+			    &redir);
 			trace(o, "connect and request", rc == CURLE_OK,
 			    "%s port %ld: %s", addrs.addr[i], port,
 			    rc == CURLE_OK ? "answered" : res->err);

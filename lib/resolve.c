@@ -1,8 +1,8 @@
-#include <sys/select.h>
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <ares.h>
@@ -50,12 +50,71 @@ out:
 	ares_freeaddrinfo(ai);
 }
 
+/* A channel asking the given servers (or the system's). */
+static int
+channel(ares_channel *ch, const char *servers, struct sp_err *err)
+{
+	struct ares_options opts;
+	int r;
+
+	*ch = NULL;
+	memset(&opts, 0, sizeof(opts));
+	opts.timeout = SP_RESOLVE_TIMEOUT_MS / 2;
+	opts.tries = 2;
+	if ((r = ares_init_options(ch, &opts, ARES_OPT_TIMEOUTMS |
+	    ARES_OPT_TRIES)) != ARES_SUCCESS)
+		return sp_err_set(err, "DNS: %s", ares_strerror(r));
+	if (servers != NULL && servers[0] != '\0' &&
+	    (r = ares_set_servers_ports_csv(*ch, servers)) != ARES_SUCCESS)
+		return sp_err_set(err, "DNS servers '%s': %s", servers,
+		    ares_strerror(r));
+	return 0;
+}
+
+/* c-ares' ARES_GETSOCK_WRITABLE shifts a signed 1 into the sign bit. */
+#define SOCK_R(bits, i)	(((unsigned)(bits) >> (i)) & 1u)
+#define SOCK_W(bits, i)	(((unsigned)(bits) >> ((i) + ARES_GETSOCK_MAXNUM)) & 1u)
+
+/* Until *done: poll(), not select(), so any descriptor number works. */
+static void
+wait_done(ares_channel ch, const int *done)
+{
+	ares_socket_t socks[ARES_GETSOCK_MAXNUM];
+	struct pollfd pfd[ARES_GETSOCK_MAXNUM];
+	struct timeval tv, *tvp;
+	int bits, i, n, ms;
+
+	while (!*done) {
+		bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
+		for (i = n = 0; i < ARES_GETSOCK_MAXNUM; i++) {
+			if (!SOCK_R(bits, i) && !SOCK_W(bits, i))
+				continue;
+			pfd[n].fd = socks[i];
+			pfd[n].events = (short)((SOCK_R(bits, i) ? POLLIN : 0) |
+			    (SOCK_W(bits, i) ? POLLOUT : 0));
+			pfd[n++].revents = 0;
+		}
+		if (n == 0)
+			break;
+		tvp = ares_timeout(ch, NULL, &tv);
+		ms = tvp ? (int)(tvp->tv_sec * 1000 + tvp->tv_usec / 1000) :
+		    SP_RESOLVE_TIMEOUT_MS;
+		if (poll(pfd, (nfds_t)n, ms) < 0)
+			break;
+		for (i = 0; i < n; i++)
+			ares_process_fd(ch, pfd[i].revents & (POLLIN | POLLERR |
+			    POLLHUP) ? pfd[i].fd : ARES_SOCKET_BAD,
+			    pfd[i].revents & POLLOUT ? pfd[i].fd :
+			    ARES_SOCKET_BAD);
+		ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	}
+}
+
 int
 sp_resolve(const char *name, const char *servers, struct sp_addrs *out,
     struct sp_err *err)
 {
 	struct ares_addrinfo_hints hints;
-	struct ares_options opts;
 	unsigned char buf[16];
 	ares_channel ch = NULL;
 	struct query q;
@@ -70,41 +129,15 @@ sp_resolve(const char *name, const char *servers, struct sp_addrs *out,
 	}
 	if ((r = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS)
 		return sp_err_set(err, "DNS: %s", ares_strerror(r));
-	memset(&opts, 0, sizeof(opts));
-	opts.timeout = SP_RESOLVE_TIMEOUT_MS / 2;
-	opts.tries = 2;
-	if ((r = ares_init_options(&ch, &opts, ARES_OPT_TIMEOUTMS |
-	    ARES_OPT_TRIES)) != ARES_SUCCESS) {
-		sp_err_set(err, "DNS: %s", ares_strerror(r));
+	if (channel(&ch, servers, err) == -1)
 		goto out;
-	}
-	if (servers != NULL && servers[0] != '\0' &&
-	    (r = ares_set_servers_ports_csv(ch, servers)) != ARES_SUCCESS) {
-		sp_err_set(err, "DNS servers '%s': %s", servers,
-		    ares_strerror(r));
-		goto out;
-	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_flags = ARES_AI_NOSORT;
 	memset(&q, 0, sizeof(q));
 	q.out = out;
 	ares_getaddrinfo(ch, name, NULL, &hints, on_result, &q);
-	while (!q.done) {
-		struct timeval tv, *tvp;
-		fd_set rfds, wfds;
-		int nfds;
-
-		FD_ZERO(&rfds);
-		FD_ZERO(&wfds);
-		nfds = ares_fds(ch, &rfds, &wfds);
-		if (nfds == 0)
-			break;
-		tvp = ares_timeout(ch, NULL, &tv);
-		if (select(nfds, &rfds, &wfds, NULL, tvp) < 0)
-			break;
-		ares_process(ch, &rfds, &wfds);
-	}
+	wait_done(ch, &q.done);
 	if (!q.done || q.status != ARES_SUCCESS)
 		sp_err_set(err, "DNS lookup of %s: %s", name, q.done ?
 		    ares_strerror(q.status) : "no answer");
@@ -112,6 +145,88 @@ sp_resolve(const char *name, const char *servers, struct sp_addrs *out,
 		sp_err_set(err, "DNS lookup of %s: no A or AAAA record", name);
 	else
 		rc = 0;
+out:
+	if (ch != NULL)
+		ares_destroy(ch);
+	ares_library_cleanup();
+	return rc;
+}
+
+struct srvq {
+	struct sp_srv	*out;
+	size_t		 max, n;
+	int		 status;
+	int		 done;
+};
+
+static void
+on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct srvq *q = arg;
+	struct ares_srv_reply *srv = NULL, *r;
+
+	(void)timeouts;
+	q->done = 1;
+	if ((q->status = status) != ARES_SUCCESS)
+		return;
+	if ((q->status = ares_parse_srv_reply(abuf, alen, &srv)) !=
+	    ARES_SUCCESS)
+		return;
+	for (r = srv; r != NULL && q->n < q->max; r = r->next) {
+		if (strlen(r->host) >= sizeof(q->out[0].target))
+			continue;
+		snprintf(q->out[q->n].target, sizeof(q->out[0].target), "%s",
+		    r->host);
+		q->out[q->n].port = r->port;
+		q->out[q->n].priority = r->priority;
+		q->out[q->n].weight = r->weight;
+		q->n++;
+	}
+	ares_free_data(srv);
+}
+
+/* Lower priority first; for equal priority the lower weight first (as
+ * Cisco documents it, not RFC 2782's weighted draw); then by name. */
+static int
+srv_cmp(const void *x, const void *y)
+{
+	const struct sp_srv *a = x, *b = y;
+
+	if (a->priority != b->priority)
+		return a->priority < b->priority ? -1 : 1;
+	if (a->weight != b->weight)
+		return a->weight < b->weight ? -1 : 1;
+	return strcmp(a->target, b->target);
+}
+
+int
+sp_resolve_srv(const char *name, const char *servers, struct sp_srv *out,
+    size_t max, size_t *n, struct sp_err *err)
+{
+	ares_channel ch = NULL;
+	struct srvq q;
+	int rc = -1, r;
+
+	*n = 0;
+	if ((r = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS)
+		return sp_err_set(err, "DNS: %s", ares_strerror(r));
+	if (channel(&ch, servers, err) == -1)
+		goto out;
+	memset(&q, 0, sizeof(q));
+	q.out = out;
+	q.max = max;
+	ares_query(ch, name, 1 /* C_IN */, 33 /* T_SRV */, on_srv, &q);
+	wait_done(ch, &q.done);
+	if (!q.done || q.status != ARES_SUCCESS)
+		sp_err_set(err, "DNS SRV lookup of %s: %s", name, q.done ?
+		    ares_strerror(q.status) : "no answer");
+	else if (q.n == 0)
+		sp_err_set(err, "DNS SRV lookup of %s: no record", name);
+	else {
+		qsort(out, q.n, sizeof(*out), srv_cmp);
+		*n = q.n;
+		rc = 0;
+	}
 out:
 	if (ch != NULL)
 		ares_destroy(ch);

@@ -11,6 +11,8 @@
  * server by IP or another name; what counts is (a) to (c).  The name's
  * addresses are tried in order until one answers, each verified anew;
  * 301/302 are followed (at most SP_FETCH_REDIRECTS), verified anew.
+ * With srv, the servers come from the domain's SRV records; the CN must
+ * name that domain and (c) uses the SRV target's addresses.
  */
 #ifndef SPROV_FETCH_H
 #define SPROV_FETCH_H
@@ -33,6 +35,8 @@ struct sp_fetch_opts {
 	size_t		 bodylen;
 	size_t		 max_bytes;	/* response cap */
 	long		 timeout;	/* seconds, whole transfer */
+	int		 srv;		/* --srv: the host is a domain whose
+					 * SRV records name the servers */
 	/* Each verification step and its verdict (sprov-agent check). */
 	void		(*trace)(void *, const char *step, int ok,
 			    const char *detail);

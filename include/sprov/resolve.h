@@ -26,6 +26,21 @@ struct sp_addrs {
  */
 int	sp_resolve(const char *name, const char *servers, struct sp_addrs *out,
 	    struct sp_err *);
+/* A DNS SRV record (rule option --srv). */
+struct sp_srv {
+	char		target[256];
+	unsigned	port, priority, weight;
+};
+
+#define SP_RESOLVE_SRV_MAX	8	/* records kept per name */
+
+/*
+ * The SRV records of name, at most max, ordered lower priority first and,
+ * for equal priority, lower weight first (Cisco's rule).  0 with *n >= 1,
+ * or -1 with the reason in err.
+ */
+int	sp_resolve_srv(const char *name, const char *servers,
+	    struct sp_srv *out, size_t max, size_t *n, struct sp_err *);
 /* True when addr (numeric) is among out's addresses (IPv6 compared as
  * addresses, not as text). */
 int	sp_addrs_contain(const struct sp_addrs *, const char *addr);

@@ -349,13 +349,32 @@ cmd_check(struct agent *a, const char *url)
 {
 	struct sp_fetch_result res;
 	struct sp_fetch_opts o;
+	struct sp_rule *rule = NULL;
+	const struct sp_rule_alt *alt;
+	struct sp_macro_ctx ctx = { lookup, a, false };
+	struct sp_err err;
 	struct sp_buf u;
-	int rc;
+	size_t which;
+	int rc, srv = 0;
 
+	/* A rule ("[--srv] URL") is checked as its chosen URL. */
+	if (url[0] == '[' || url[0] == '(') {
+		if ((rule = sp_rule_parse(url, strlen(url), &err)) == NULL)
+			return fail("rule: %s", err.msg);
+		if (sp_rule_select(rule, &ctx, &which, &err) != 0 ||
+		    (alt = sp_rule_alt(rule, which))->url == NULL) {
+			sp_rule_free(rule);
+			return fail("rule: no URL applies");
+		}
+		url = alt->url;
+		srv = alt->srv;
+	}
 	sp_buf_init(&u, 4096);
 	expand(a, url, false, &u);
+	sp_rule_free(rule);
 	fetch_opts(a, &o);
 	o.url = u.data;
+	o.srv = srv;
 	o.trace = trace_print;
 	sp_buf_init(&res.body, o.max_bytes);
 	res.body.secret = 1;
@@ -469,6 +488,7 @@ run_rule(struct agent *a, const char *text, bool *changed)
 	log_msg(a, "Log_Request_Msg");
 	fetch_opts(a, &o);
 	o.url = full;
+	o.srv = alt->srv;
 	if (alt->key != NULL)
 		expand(a, alt->key, true, &k);
 	if (alt->uid != NULL) {
@@ -563,9 +583,8 @@ out:
  * status parameters (names starting with Software_ or Hardware_).
  */
 static int
-cmd_report(struct agent *a, const char *rule_text)
+report_one(struct agent *a, const char *text)
 {
-	const char *text = rule_text ? rule_text : param(a, "Report_Rule");
 	struct sp_fetch_result res;
 	struct sp_fetch_opts o;
 	const struct sp_rule_alt *alt;
@@ -650,6 +669,7 @@ cmd_report(struct agent *a, const char *rule_text)
 	}
 	fetch_opts(a, &o);
 	o.url = full;
+	o.srv = alt->srv;
 	o.method = strcasecmp(param(a, "HTTP_Report_Method"), "PUT") == 0 ?
 	    "PUT" : "POST";
 	o.body = body.data;
@@ -698,6 +718,58 @@ out:
 	sp_buf_release(&pwd);
 	sp_buf_release(&res.body);
 	return rc;
+}
+
+/*
+ * Where a second report rule starts in "RULE RULE" (MPP: up to two,
+ * separated by a space), or NULL.  A rule is options in brackets then a
+ * URL; a value with conditions or alternatives is one rule.
+ */
+static const char *
+report_second(const char *s)
+{
+	char q = 0;
+
+	if (strpbrk(s, "|(") != NULL)
+		return NULL;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	while (*s == '[') {
+		for (s++; *s != '\0' && (q || *s != ']'); s++)
+			if (*s == '"')
+				q = !q;
+		if (*s == '\0')
+			return NULL;
+		for (s++; *s == ' ' || *s == '\t'; s++)
+			;
+	}
+	while (*s != '\0' && *s != ' ' && *s != '\t')
+		s++;			/* the URL */
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return *s != '\0' ? s : NULL;
+}
+
+/* Every rule of Report_Rule (or the one given) is sent; any failure fails. */
+static int
+cmd_report(struct agent *a, const char *rule_text)
+{
+	const char *text = rule_text ? rule_text : param(a, "Report_Rule");
+	const char *second;
+	char *first;
+	int rc;
+
+	if (text[0] == '\0')
+		return fail("no Report_Rule");
+	if ((second = report_second(text)) == NULL)
+		return report_one(a, text);
+	if (report_second(second) != NULL)
+		return fail("Report_Rule: more than two rules");
+	if ((first = strndup(text, (size_t)(second - text))) == NULL)
+		return fail("out of memory");
+	rc = report_one(a, first);
+	free(first);
+	return report_one(a, second) == 0 ? rc : EXIT_FAILED;
 }
 
 /*
@@ -897,6 +969,7 @@ upgrade(struct agent *a)
 		goto out;
 	fetch_opts(a, &o);
 	o.url = u.data;
+	o.srv = alt->srv;
 	o.max_bytes = 256L << 20;
 	if (sp_fetch(&o, &res) == -1 || (res.status != 0 &&
 	    (res.status < 200 || res.status > 299)) || res.body.len == 0) {

@@ -187,6 +187,46 @@ else
 	_n=$((_n + 1))
 fi
 
+# --srv: a second dnsmasq, started now that the servers' ports are known,
+# names the servers of pv.sprov.test by SRV: first a dead one (priority
+# 10), then sprovd under another name (priority 20).
+for try in 1 2 3 4 5; do
+	DP2=$((20000 + RANDOM % 30000))
+	dnsmasq --keep-in-foreground --port=$DP2 --listen-address=127.0.0.1 \
+	    --bind-interfaces --no-resolv --no-hosts --user="$(id -un)" \
+	    --pid-file= --local=/sprov.test/ \
+	    --host-record=pv.sprov.test,127.0.0.2 \
+	    --host-record=srvt.sprov.test,127.0.0.2 \
+	    --host-record=dead.sprov.test,127.0.0.4 \
+	    --srv-host=_ciscoprov-https._tls.pv.sprov.test,srvt.sprov.test,$PORT_pv,20,5 \
+	    --srv-host=_ciscoprov-https._tls.pv.sprov.test,dead.sprov.test,9,10,5 \
+	    --srv-host=_ciscoprov-https._tls.wrong.sprov.test,srvt.sprov.test,$PORT_pv,10,5 \
+	    --log-facility=- 2>dnsmasq2.log &
+	DNS2PID=$!
+	sleep 0.3
+	kill -0 $DNS2PID 2>/dev/null && break
+done
+trap 'kill $DNSPID $DNS2PID 2>/dev/null; rm -rf "$T"' EXIT
+$AG set Primary_DNS 127.0.0.1:$DP2
+$AG set Station_Name before-srv
+$AG check "[--srv] https://pv.sprov.test/prov/\$MA.xml" > srv.txt 2>&1
+has "--srv: SRV records found" srv.txt "_ciscoprov-https._tls.pv.sprov.test: 2 records"
+has "--srv: the dead priority-10 target is tried first" srv.txt "127.0.0.4 (dead.sprov.test) port 9"
+has "--srv: the CN names the SRV domain, the address the target's" srv.txt \
+    "127.0.0.2 is an address of srvt.sprov.test (SRV of pv.sprov.test)"
+$AG resync "[--srv] https://pv.sprov.test/prov/\$MA.xml"
+check "--srv: resync through the SRV target" test $? = 0 -a \
+    "$($AG get Station_Name)" = "Agent Test"
+refuse "--srv: a certificate for another domain is refused" 1 \
+    "is not the SRV domain wrong.sprov.test" \
+    $AG resync "[--srv] https://wrong.sprov.test/prov/\$MA.xml"
+refuse "--srv: a domain without SRV records fails" 1 "DNS SRV lookup" \
+    $AG resync "[--srv] https://two.sprov.test/prov/\$MA.xml"
+refuse "--srv: TFTP is not looked up by SRV" 1 \
+    "tftp scheme not supported in SRV lookups" \
+    $AG resync "[--srv] tftp://pv.sprov.test/p.xml"
+$AG set Primary_DNS 127.0.0.1:$DP
+
 # Compressed and encrypted profiles, made with gzip and openssl enc.
 cat > p.xml <<'XML'
 <flat-profile><GPP_A>gzipped</GPP_A><GPP_B>from-enc</GPP_B></flat-profile>
@@ -440,6 +480,16 @@ check "report --key: openssl enc -d decrypts it" sh -c "openssl enc -d \
     grep -q '<Software_Version>sip88xx.11-3-1MPP0001-609</Software_Version>'"
 check "report --key: the key is not in the body" sh -c "! grep -q \
     'Report Secret' rep.enc"
+# Two rules in one value (MPP): both are sent, each with its options.
+$AG set GPP_K two-rules
+$AG set Report_Rule "[--status] https://pv.sprov.test:$PORT_pv/report/\$MA.xml [--key \$SB] https://pv.sprov.test:$PORT_pv/report/\$MA.xml"
+$AG report > two.txt
+check "report: two rules, both sent" test $? = 0 -a \
+    "$(grep -c '^reported' two.txt)" = 2
+has "report: the second rule encrypts" two.txt "(encrypted)"
+$AG set Report_Rule "https://a.test/1 https://a.test/2 https://a.test/3"
+refuse "report: three rules refused" 1 "more than two rules" $AG report
+$AG set Report_Rule "https://pv.sprov.test:$PORT_pv/report/\$MA.xml"
 refuse "report to a foreign-CA server is refused" 1 "not trusted" \
     $AG report "https://pv.sprov.test:$PORT_foreign/report/\$MA.xml"
 
