@@ -411,6 +411,41 @@ log_msg(struct agent *a, const char *param_name)
 }
 
 /*
+ * The state's agent.conf: what the device's platform tells the agent.
+ * install_command: what installs an image; tftp_server: the TFTP server
+ * the device's DHCP client learned (option 66/150), used when a rule's
+ * URL names no server.  0, 1 when the key is not set, -1 on a bad file.
+ */
+static int
+agent_conf(struct agent *a, const char *key, char *dst, size_t dstsz)
+{
+	static const struct sp_cfg_key schema[] = {
+		{ "install_command", 0 },
+		{ "tftp_server", 0 },
+	};
+	char path[PATH_MAX];
+	struct sp_cfg *c;
+	const char *v;
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "%s/agent.conf", a->dir);
+	if ((c = sp_cfg_new(schema, 2)) == NULL)
+		return -1;
+	if (access(path, F_OK) == -1 && errno == ENOENT)
+		rc = 1;
+	else if (sp_cfg_load(c, path) == -1)
+		snprintf(a->err, sizeof(a->err), "%s", sp_cfg_error(c));
+	else if ((v = sp_cfg_get(c, key)) == NULL)
+		rc = 1;
+	else {
+		snprintf(dst, dstsz, "%s", v);
+		rc = 0;
+	}
+	sp_cfg_free(c);
+	return rc;
+}
+
+/*
  * One rule: choose the alternative, run its assignments, fetch, apply.
  * 0 success, 1 nothing to do, -1 failure (a->err set).
  */
@@ -473,9 +508,17 @@ run_rule(struct agent *a, const char *text, bool *changed)
 		goto out;
 	}
 	if (!a->url.host_given) {
-		snprintf(a->err, sizeof(a->err), "URL %s names no server (a "
-		    "DHCP TFTP server is not supported)", u.data);
-		goto out;
+		/* No server in the URL: TFTP from the server DHCP gave. */
+		int r = strcmp(a->url.scheme, "tftp") != 0 ? 1 :
+		    agent_conf(a, "tftp_server", a->url.host,
+		    sizeof(a->url.host));
+
+		if (r == 1)
+			snprintf(a->err, sizeof(a->err), "URL %s names no "
+			    "server and no DHCP TFTP server is known "
+			    "(tftp_server in agent.conf)", u.data);
+		if (r != 0)
+			goto out;
 	}
 	snprintf(a->port, sizeof(a->port), "%u", a->url.port);
 	snprintf(full, sizeof(full), "%s://%s:%u%s", a->url.scheme,
@@ -875,32 +918,15 @@ out:
 	return rc;
 }
 
-/* The state's agent.conf: what the device runs to install an image. */
 static int
 install_command(struct agent *a, char *dst, size_t dstsz)
 {
-	static const struct sp_cfg_key schema[] = {
-		{ "install_command", 0 },
-	};
-	char path[PATH_MAX];
-	struct sp_cfg *c;
-	const char *v;
-	int rc = -1;
+	int r = agent_conf(a, "install_command", dst, dstsz);
 
-	snprintf(path, sizeof(path), "%s/agent.conf", a->dir);
-	if ((c = sp_cfg_new(schema, 1)) == NULL)
-		return -1;
-	if (sp_cfg_load(c, path) == -1)
-		snprintf(a->err, sizeof(a->err), "%s", sp_cfg_error(c));
-	else if ((v = sp_cfg_get(c, "install_command")) == NULL)
-		snprintf(a->err, sizeof(a->err), "%s: no install_command",
-		    path);
-	else {
-		snprintf(dst, dstsz, "%s", v);
-		rc = 0;
-	}
-	sp_cfg_free(c);
-	return rc;
+	if (r == 1)
+		snprintf(a->err, sizeof(a->err), "%s/agent.conf: no "
+		    "install_command", a->dir);
+	return r == 0 ? 0 : -1;
 }
 
 /*

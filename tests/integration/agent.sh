@@ -181,6 +181,17 @@ if [ "$(id -u)" = 0 ]; then
 	    "$($AG get GPP_F)" = via-tftp
 	$AG resync "tftp://127.0.0.3/missing.xml" 2>err.txt
 	check "TFTP: a missing file fails" test $? = 1
+	# No server in the URL: the one the device's DHCP gave (agent.conf).
+	refuse "no server and no DHCP TFTP server: named" 1 \
+	    "no DHCP TFTP server is known" $AG resync "/p.xml"
+	$AG set GPP_F before-dhcp
+	echo "tftp_server 127.0.0.3" > st/agent.conf
+	$AG resync "/p.xml"
+	check "no server in the URL: the DHCP TFTP server's file applied" \
+	    test "$($AG get GPP_F)" = via-tftp
+	refuse "no server in an https URL is not TFTP's" 1 "names no server" \
+	    $AG resync "https:///p.xml"
+	rm st/agent.conf
 	kill $TFTPPID; wait $TFTPPID 2>/dev/null
 else
 	echo "ok $((_n + 1)) - tftp # SKIP port 69 needs root"
