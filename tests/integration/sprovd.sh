@@ -220,9 +220,30 @@ check "a change: the old ETag no longer matches" test "$(code \
 check "TLS 1.3" sh -c "echo | openssl s_client -connect 127.0.0.1:$PORT \
     -servername $NAME -tls1_3 -cert dev/000e08000001.crt -key \
     dev/000e08000001.key -CAfile ca/server-ca.crt 2>&1 | grep -q 'TLSv1.3'"
-check "TLS 1.1 refused" sh -c "! echo | openssl s_client -connect \
-    127.0.0.1:$PORT -tls1_1 -cert dev/000e08000001.crt -key \
-    dev/000e08000001.key 2>&1 | grep -q 'Cipher is ECDHE'"
+# TLS 1.1: a client that allows it (SECLEVEL=0) negotiates it with a
+# permissive openssl s_server (the control), and sprovd refuses it.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout t11.key -out t11.crt -subj /CN=t11 -days 1 2>/dev/null
+for try in 1 2 3 4 5; do
+	P11=$((20000 + RANDOM % 30000))
+	openssl s_server -accept 127.0.0.1:$P11 -cert t11.crt -key t11.key \
+	    -cipher 'DEFAULT:@SECLEVEL=0' -www -quiet >/dev/null 2>&1 &
+	PID11=$!
+	sleep 0.3
+	kill -0 $PID11 2>/dev/null && break
+done
+echo | openssl s_client -connect 127.0.0.1:$P11 -tls1_1 -cipher \
+    'DEFAULT:@SECLEVEL=0' > t11c.out 2>&1
+check "TLS 1.1: the client can speak it (control, openssl s_server)" sh -c \
+    "grep -q 'Cipher is ECDHE' t11c.out && grep -q 'Protocol  : TLSv1.1' \
+    t11c.out"
+kill $PID11 2>/dev/null
+echo | openssl s_client -connect 127.0.0.1:$PORT -tls1_1 -cipher \
+    'DEFAULT:@SECLEVEL=0' -cert dev/000e08000001.crt -key \
+    dev/000e08000001.key > t11.out 2>&1
+check "TLS 1.1 refused by sprovd (protocol_version alert, no cipher)" \
+    sh -c "grep -q 'alert protocol version' t11.out &&
+    grep -q 'Cipher is (NONE)' t11.out"
 check "RSA certificate for an RSA-only TLS 1.2 client" sh -c "echo | \
     openssl s_client -connect 127.0.0.1:$PORT -tls1_2 -cipher \
     ECDHE-RSA-AES128-GCM-SHA256 -cert dev/000e08000001.crt -key \
