@@ -567,6 +567,12 @@ check "401 without credentials fails" test $? = 1
 has "401 named" err.txt "HTTP 401"
 $AG resync "[--uid phone --pwd \"pw 123\"] $NB/auth/p.xml"
 check "401 with --uid/--pwd: applied" test "$($AG get GPP_E)" = authenticated
+# Report_Rule's --uid/--pwd: nginx answers a report with 401 without
+# them and, once they are accepted, 405 (static files take no POST).
+refuse "report without credentials: 401" 1 "HTTP 401" \
+    $AG report "$NB/auth/p.xml"
+refuse "report with --uid/--pwd: past the authentication (405)" 1 \
+    "HTTP 405" $AG report "[--uid phone --pwd \"pw 123\"] $NB/auth/p.xml"
 $AG set GPP_D before-redirect
 $AG resync "$NB/old.xml"
 check "301 followed (and verified anew)" test "$($AG get GPP_D)" = from-nginx
