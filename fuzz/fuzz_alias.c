@@ -3,6 +3,7 @@
  * each a valid name the map names, with a bounded value free of line
  * breaks and edge blanks. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,8 +46,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* The name came from the map. */
 		if ((needle = malloc(strlen(q->name) + 15)) == NULL)
 			abort();
-		strcpy(needle, "/flat-profile/");
-		strcat(needle, q->name);
+		snprintf(needle, strlen(q->name) + 15, "/flat-profile/%s",
+		    q->name);
 		if (memmem(s, maplen, needle, strlen(needle)) == NULL)
 			abort();
 		free(needle);

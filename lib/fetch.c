@@ -248,6 +248,22 @@ attempt_one(const struct sp_fetch_opts *o, const struct srvctx *srv,
 }
 
 /*
+ * A redirect may not leave HTTPS: the body, a report and the credentials
+ * would go out in clear to a server nobody verified.  0 to follow.
+ */
+static int
+redirect_refused(const struct sp_fetch_opts *o, const char *scheme,
+    const char *to, struct sp_fetch_result *res)
+{
+	if (strcmp(scheme, "https") != 0 || strncasecmp(to, "https://", 8) == 0)
+		return 0;
+	snprintf(res->err, sizeof(res->err), "redirect from https to %.200s "
+	    "refused (not https)", to);
+	trace(o, "redirect", 0, "%s", res->err);
+	return 1;
+}
+
+/*
  * --srv: the URL's host is a domain; _ciscoprov-https._tls.<domain> (or
  * _ciscoprov-http._tcp.) names the servers, tried in SRV order and each
  * of their addresses in DNS order until one answers.  Returns 1 when one
@@ -297,7 +313,7 @@ fetch_srv(const struct sp_fetch_opts *o, CURLU *u, const char *host,
 		    curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK) {
 			snprintf(res->err, sizeof(res->err), "SRV port %s",
 			    portstr);
-			break;
+			continue;
 		}
 		for (j = 0; j < addrs.n && !answered; j++) {
 			rc = attempt_one(o, &ctx, url, https, host,
@@ -357,7 +373,10 @@ sp_fetch(const struct sp_fetch_opts *o, struct sp_fetch_result *res)
 			answered = fetch_srv(o, u, host, scheme, res, &redir);
 			free(url);
 			url = NULL;
-			if (answered && redir != NULL) {
+			if (answered && redir != NULL &&
+			    redirect_refused(o, scheme, redir, res))
+				answered = 0;
+			else if (answered && redir != NULL) {
 				trace(o, "redirect", 1, "%ld to %s",
 				    res->status, redir);
 				url = redir;
@@ -387,7 +406,11 @@ sp_fetch(const struct sp_fetch_opts *o, struct sp_fetch_result *res)
 		}
 		free(url);
 		url = NULL;
-		if (answered && redir != NULL && strcmp(scheme, "tftp") != 0) {
+		if (answered && redir != NULL &&
+		    redirect_refused(o, scheme, redir, res))
+			answered = 0;
+		else if (answered && redir != NULL &&
+		    strcmp(scheme, "tftp") != 0) {
 			trace(o, "redirect", 1, "%ld to %s", res->status, redir);
 			url = redir;
 			continue;

@@ -1059,11 +1059,13 @@ alias_doctype(void *arg, const XML_Char *name, const XML_Char *sysid,
 static void
 alias_trim(const char **p, size_t *len)
 {
-	while (*len > 0 && strchr(" \t\r\n", **p) != NULL) {
+	while (*len > 0 && (**p == ' ' || **p == '\t' || **p == '\r' ||
+	    **p == '\n')) {
 		(*p)++;
 		(*len)--;
 	}
-	while (*len > 0 && strchr(" \t\r\n", (*p)[*len - 1]) != NULL)
+	while (*len > 0 && ((*p)[*len - 1] == ' ' || (*p)[*len - 1] == '\t' ||
+	    (*p)[*len - 1] == '\r' || (*p)[*len - 1] == '\n'))
 		(*len)--;
 }
 

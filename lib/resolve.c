@@ -1,9 +1,11 @@
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <ares.h>
 
@@ -84,7 +86,17 @@ wait_done(ares_channel ch, const int *done)
 	struct timeval tv, *tvp;
 	int bits, i, n, ms;
 
+	struct timespec t0, t1;
+	long spent;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!*done) {
+		/* The whole lookup, retries included, within the limit. */
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		spent = (t1.tv_sec - t0.tv_sec) * 1000L +
+		    (t1.tv_nsec - t0.tv_nsec) / 1000000L;
+		if (spent >= SP_RESOLVE_TIMEOUT_MS)
+			break;
 		bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
 		for (i = n = 0; i < ARES_GETSOCK_MAXNUM; i++) {
 			if (!SOCK_R(bits, i) && !SOCK_W(bits, i))
@@ -97,10 +109,15 @@ wait_done(ares_channel ch, const int *done)
 		if (n == 0)
 			break;
 		tvp = ares_timeout(ch, NULL, &tv);
-		ms = tvp ? (int)(tvp->tv_sec * 1000 + tvp->tv_usec / 1000) :
-		    SP_RESOLVE_TIMEOUT_MS;
-		if (poll(pfd, (nfds_t)n, ms) < 0)
+		ms = tvp ? (int)(tvp->tv_sec * 1000 + (tvp->tv_usec + 999) /
+		    1000) : SP_RESOLVE_TIMEOUT_MS;
+		if (ms > SP_RESOLVE_TIMEOUT_MS - spent)
+			ms = (int)(SP_RESOLVE_TIMEOUT_MS - spent);
+		if (poll(pfd, (nfds_t)n, ms) < 0) {
+			if (errno == EINTR)
+				continue;
 			break;
+		}
 		for (i = 0; i < n; i++)
 			ares_process_fd(ch, pfd[i].revents & (POLLIN | POLLERR |
 			    POLLHUP) ? pfd[i].fd : ARES_SOCKET_BAD,
@@ -159,6 +176,20 @@ struct srvq {
 	int		 done;
 };
 
+/* Lower priority first; for equal priority the lower weight first (as
+ * Cisco documents it, not RFC 2782's weighted draw); then by name. */
+static int
+srv_cmp(const void *x, const void *y)
+{
+	const struct sp_srv *a = x, *b = y;
+
+	if (a->priority != b->priority)
+		return a->priority < b->priority ? -1 : 1;
+	if (a->weight != b->weight)
+		return a->weight < b->weight ? -1 : 1;
+	return strcmp(a->target, b->target);
+}
+
 static void
 on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
@@ -172,31 +203,32 @@ on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	if ((q->status = ares_parse_srv_reply(abuf, alen, &srv)) !=
 	    ARES_SUCCESS)
 		return;
-	for (r = srv; r != NULL && q->n < q->max; r = r->next) {
-		if (strlen(r->host) >= sizeof(q->out[0].target))
+	/* Every usable record competes for the max places: the best are
+	 * kept whatever order DNS gave them in.  Port 0 or target "." is
+	 * "no service here" (RFC 2782). */
+	for (r = srv; r != NULL; r = r->next) {
+		struct sp_srv c;
+		size_t worst = 0, i;
+
+		if (r->port == 0 || r->host[0] == '\0' ||
+		    strcmp(r->host, ".") == 0 ||
+		    strlen(r->host) >= sizeof(c.target))
 			continue;
-		snprintf(q->out[q->n].target, sizeof(q->out[0].target), "%s",
-		    r->host);
-		q->out[q->n].port = r->port;
-		q->out[q->n].priority = r->priority;
-		q->out[q->n].weight = r->weight;
-		q->n++;
+		snprintf(c.target, sizeof(c.target), "%s", r->host);
+		c.port = r->port;
+		c.priority = r->priority;
+		c.weight = r->weight;
+		if (q->n < q->max) {
+			q->out[q->n++] = c;
+			continue;
+		}
+		for (i = 1; i < q->n; i++)
+			if (srv_cmp(&q->out[i], &q->out[worst]) > 0)
+				worst = i;
+		if (srv_cmp(&c, &q->out[worst]) < 0)
+			q->out[worst] = c;
 	}
 	ares_free_data(srv);
-}
-
-/* Lower priority first; for equal priority the lower weight first (as
- * Cisco documents it, not RFC 2782's weighted draw); then by name. */
-static int
-srv_cmp(const void *x, const void *y)
-{
-	const struct sp_srv *a = x, *b = y;
-
-	if (a->priority != b->priority)
-		return a->priority < b->priority ? -1 : 1;
-	if (a->weight != b->weight)
-		return a->weight < b->weight ? -1 : 1;
-	return strcmp(a->target, b->target);
 }
 
 int

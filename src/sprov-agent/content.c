@@ -77,6 +77,7 @@ decrypt(const struct sp_buf *in, const char *pass, const EVP_MD *md,
 		ok = sp_buf_append(out, p, (size_t)(n1 + n2)) == 0;
 	EVP_CIPHER_CTX_free(c);
 	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(iv, sizeof(iv));
 	OPENSSL_cleanse(p, in->len);
 	OPENSSL_free(p);
 	return ok ? 0 : -1;

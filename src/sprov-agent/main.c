@@ -28,6 +28,7 @@
 #include <curl/curl.h>
 #include <openssl/rand.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
 #include "sprov/cfg.h"
@@ -428,15 +429,30 @@ agent_conf(struct agent *a, const char *key, char *dst, size_t dstsz)
 	const char *v;
 	int rc = -1;
 
+	struct stat st;
+
 	snprintf(path, sizeof(path), "%s/agent.conf", a->dir);
-	if ((c = sp_cfg_new(schema, 2)) == NULL)
+	if ((c = sp_cfg_new(schema, 2)) == NULL) {
+		snprintf(a->err, sizeof(a->err), "out of memory");
 		return -1;
-	if (access(path, F_OK) == -1 && errno == ENOENT)
+	}
+	if (stat(path, &st) == -1 && errno == ENOENT)
 		rc = 1;
+	else if (stat(path, &st) == 0 && ((st.st_mode & 022) != 0 ||
+	    (st.st_uid != 0 && st.st_uid != geteuid())))
+		/* It names a command the agent runs: only its owner (or
+		 * root) may have written it. */
+		snprintf(a->err, sizeof(a->err), "%s is writable by others "
+		    "or owned by another user: refused", path);
 	else if (sp_cfg_load(c, path) == -1)
 		snprintf(a->err, sizeof(a->err), "%s", sp_cfg_error(c));
 	else if ((v = sp_cfg_get(c, key)) == NULL)
 		rc = 1;
+	else if (strcmp(key, "tftp_server") == 0 && (v[0] == '\0' ||
+	    v[0] == '-' || !sp_str_charset(v, strlen(v), ".-:") ||
+	    strlen(v) >= dstsz))
+		snprintf(a->err, sizeof(a->err), "%s: tftp_server must be a "
+		    "host name or an address", path);
 	else {
 		snprintf(dst, dstsz, "%s", v);
 		rc = 0;
@@ -502,8 +518,12 @@ run_rule(struct agent *a, const char *text, bool *changed)
 		rc = 0;
 		goto out;
 	}
-	if (expand(a, alt->url, false, &u) == -1 ||
-	    sp_url_parse(u.data, &a->url, &err) == -1) {
+	if (expand(a, alt->url, false, &u) == -1) {
+		snprintf(a->err, sizeof(a->err), "URL: too long once its "
+		    "macros are expanded");
+		goto out;
+	}
+	if (sp_url_parse(u.data, &a->url, &err) == -1) {
 		snprintf(a->err, sizeof(a->err), "URL: %s", err.msg);
 		goto out;
 	}
@@ -532,8 +552,12 @@ run_rule(struct agent *a, const char *text, bool *changed)
 	fetch_opts(a, &o);
 	o.url = full;
 	o.srv = alt->srv;
-	if (alt->key != NULL)
-		expand(a, alt->key, true, &k);
+	if (alt->key != NULL && (expand(a, alt->key, true, &k) == -1 ||
+	    k.len == 0)) {
+		snprintf(a->err, sizeof(a->err), "--key is empty or too long "
+		    "once its macros are expanded");
+		goto out;
+	}
 	if (alt->uid != NULL) {
 		expand(a, alt->uid, true, &uid);
 		expand(a, alt->pwd ? alt->pwd : "", true, &pwd);
@@ -631,8 +655,9 @@ report_one(struct agent *a, const char *text)
 	struct sp_fetch_result res;
 	struct sp_fetch_opts o;
 	const struct sp_rule_alt *alt;
-	struct sp_profile *sel = NULL;
+	struct sp_profile *sel = NULL, *prev = NULL;
 	struct sp_buf u, body, enc, k, uid, pwd;
+	char lp[PATH_MAX];
 	struct sp_rule *rule;
 	struct sp_err err;
 	char full[4096];
@@ -658,31 +683,43 @@ report_one(struct agent *a, const char *text)
 		fail("Report_Rule: no URL applies");
 		goto out;
 	}
-	if (expand(a, alt->url, false, &u) == -1 ||
-	    sp_url_parse(u.data, &a->url, &err) == -1 || !a->url.host_given) {
-		fail("Report_Rule URL %s: %s", u.data ? u.data : "",
-		    a->url.host_given ? err.msg : "no server");
+	if (expand(a, alt->url, false, &u) == -1) {
+		fail("Report_Rule URL: too long once its macros are expanded");
+		goto out;
+	}
+	if (sp_url_parse(u.data, &a->url, &err) == -1) {
+		fail("Report_Rule URL %s: %s", u.data, err.msg);
+		goto out;
+	}
+	if (!a->url.host_given) {
+		fail("Report_Rule URL %s: no server", u.data);
 		goto out;
 	}
 	snprintf(full, sizeof(full), strchr(a->url.host, ':') ?
 	    "%s://[%s]:%u%s" : "%s://%s:%u%s", a->url.scheme, a->url.host,
 	    a->url.port, a->url.path);
-	if (alt->delta) {
-		/* Only what changed since the last report (all, the first
-		 * time); the last report is kept in the state. */
-		struct sp_profile *prev = NULL;
-		char lp[PATH_MAX], *data;
+	/* What this server has from us: one state file per report URL, so
+	 * two rules (or two servers) keep their own --delta. */
+	{
+		unsigned char md[32];
+		unsigned int mdlen = 0;
+		char *data;
 		size_t dl;
 
-		snprintf(lp, sizeof(lp), "%s/last-report.xml", a->dir);
+		EVP_Digest(full, strlen(full), md, &mdlen, EVP_sha256(), NULL);
+		snprintf(lp, sizeof(lp), "%s/last-report-%02x%02x%02x%02x%02x"
+		    "%02x%02x%02x.xml", a->dir, md[0], md[1], md[2], md[3],
+		    md[4], md[5], md[6], md[7]);
 		if (sp_fs_read_secret(lp, 64L << 20, &data, &dl, &err) == 0) {
 			prev = sp_profile_parse(data, dl, &err);
 			sp_fs_free_secret(data, dl);
 		}
-		if ((sel = sp_profile_new()) == NULL) {
-			sp_profile_free(prev);
+	}
+	if (alt->delta) {
+		/* Only what changed since the last report to this URL (all,
+		 * the first time). */
+		if ((sel = sp_profile_new()) == NULL)
 			goto out;
-		}
 		for (i = 0; i < sp_profile_count(a->params); i++) {
 			const struct sp_param *p = sp_profile_at(a->params, i);
 			const struct sp_param *q = prev ?
@@ -693,7 +730,6 @@ report_one(struct agent *a, const char *text)
 				sp_profile_set(sel, p->name, p->value,
 				    p->valuelen, p->ua);
 		}
-		sp_profile_free(prev);
 	} else if (alt->status) {
 		if ((sel = sp_profile_new()) == NULL)
 			goto out;
@@ -720,9 +756,13 @@ report_one(struct agent *a, const char *text)
 	if (alt->key != NULL) {
 		/* --key: the report leaves the phone encrypted, as a profile
 		 * arrives (openssl enc, SHA-256 key derivation). */
-		expand(a, alt->key, true, &k);
+		if (expand(a, alt->key, true, &k) == -1 || k.len == 0) {
+			fail("report: --key is empty or too long once its "
+			    "macros are expanded");
+			goto out;
+		}
 		if (content_encrypt(body.data ? body.data : "", body.len,
-		    k.data ? k.data : "", &enc) == -1) {
+		    k.data, &enc) == -1) {
 			fail("report: cannot encrypt with --key");
 			goto out;
 		}
@@ -743,14 +783,23 @@ report_one(struct agent *a, const char *text)
 		printf("reported %zu bytes%s to %s (HTTP %ld)\n", body.len,
 		    alt->key ? " (encrypted)" : "", full, res.status);
 		rc = 0;
-		/* What the server now has, for the next --delta. */
+		/* What the server now has: what it had plus what was sent. */
+		struct sp_profile *now = sp_profile_new();
+
 		sp_buf_reset(&body);
-		snprintf(full, sizeof(full), "%s/last-report.xml", a->dir);
-		if (sp_profile_render(a->params, &body) == 0)
-			sp_fs_write_atomic(full, body.data, body.len, 0600,
-			    &err);
+		if (now == NULL || (prev != NULL &&
+		    sp_profile_merge(now, prev) == -1) ||
+		    sp_profile_merge(now, sel ? sel : a->params) == -1 ||
+		    sp_profile_render(now, &body) == -1 ||
+		    sp_fs_write_atomic(lp, body.data, body.len, 0600,
+		    &err) == -1)
+			fprintf(stderr, "sprov-agent: cannot record what was "
+			    "reported (%s): the next --delta sends more\n",
+			    lp);
+		sp_profile_free(now);
 	}
 out:
+	sp_profile_free(prev);
 	sp_profile_free(sel);
 	sp_rule_free(rule);
 	sp_buf_release(&u);
@@ -773,8 +822,12 @@ report_second(const char *s)
 {
 	char q = 0;
 
-	if (strpbrk(s, "|(") != NULL)
-		return NULL;
+	const char *c;
+
+	/* "|" or a "(" that is not "$(" (a macro) means one rule. */
+	for (c = s; *c != '\0'; c++)
+		if (*c == '|' || (*c == '(' && (c == s || c[-1] != '$')))
+			return NULL;
 	while (*s == ' ' || *s == '\t')
 		s++;
 	while (*s == '[') {

@@ -193,7 +193,11 @@ report_table(json_t *j)
 	int len;
 
 	if (b64 == NULL) {
-		fputs(json_string_value(json_object_get(j, "body")), stdout);
+		json_t *b = json_object_get(j, "body");
+
+		if (json_is_string(b))
+			fwrite(json_string_value(b), 1, json_string_length(b),
+			    stdout);
 		return;
 	}
 	/* An encrypted report: its bytes, as the phone sent them. */
@@ -205,7 +209,9 @@ report_table(json_t *j)
 		while (pad < 2 && n > pad && b64[n - 1 - pad] == '=')
 			pad++;
 		fwrite(raw, 1, (size_t)len - pad, stdout);
-	}
+	} else
+		fprintf(stderr, "sprovctl: the report's body_base64 is not "
+		    "base64\n");
 	free(raw);
 }
 

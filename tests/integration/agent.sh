@@ -498,6 +498,23 @@ $AG report > two.txt
 check "report: two rules, both sent" test $? = 0 -a \
     "$(grep -c '^reported' two.txt)" = 2
 has "report: the second rule encrypts" two.txt "(encrypted)"
+$AG set Report_Rule "https://pv.sprov.test:$PORT_pv/report/\$(MA).xml [--delta] https://pv.sprov.test:$PORT_pv/report/\$MA.xml?second"
+$AG report > two.txt
+check "report: two rules, the first with a \$(MA) macro" test $? = 0 -a \
+    "$(grep -c '^reported' two.txt)" = 2
+# A --delta to a URL never reported to sends everything, even right
+# after a full report to another URL.
+$AG report "https://pv.sprov.test:$PORT_pv/report/\$MA.xml [--delta] https://pv.sprov.test:$PORT_pv/report/\$MA.xml?third" >/dev/null
+check "report --delta: each URL keeps its own record" test \
+    "$($ST report 000e08000001 | grep -c '<')" -gt 40
+$AG set GPP_K after-two
+$AG report "[--delta] https://pv.sprov.test:$PORT_pv/report/\$MA.xml?third" >/dev/null
+check "report --delta: then only what changed" sh -c "$ST report \
+    000e08000001 | grep -q '<GPP_K>after-two</GPP_K>' && test \
+    \$($ST report 000e08000001 | grep -c '<') -le 4"
+$AG set GPP_J ''
+refuse "report: an empty --key is refused, nothing sent in clear" 1 \
+    "--key is empty" $AG report "[--key \$J] https://pv.sprov.test:$PORT_pv/report/\$MA.xml"
 $AG set Report_Rule "https://a.test/1 https://a.test/2 https://a.test/3"
 refuse "report: three rules refused" 1 "more than two rules" $AG report
 $AG set Report_Rule "https://pv.sprov.test:$PORT_pv/report/\$MA.xml"
@@ -538,6 +555,9 @@ http {
 		location = /old.xml {
 			return 301 https://pv.sprov.test:$NP/new.xml;
 		}
+		location = /down.xml {
+			return 302 http://pv.sprov.test:$NF/new.xml;
+		}
 	}
 	server {
 		listen 127.0.0.2:$NF ssl;
@@ -576,6 +596,9 @@ refuse "report with --uid/--pwd: past the authentication (405)" 1 \
 $AG set GPP_D before-redirect
 $AG resync "$NB/old.xml"
 check "301 followed (and verified anew)" test "$($AG get GPP_D)" = from-nginx
+refuse "a redirect from https to http is refused" 1 \
+    "refused (not https)" $AG resync "$NB/down.xml"
+check "the http target saw nothing" test ! -s ngx/foreign.log
 $AG resync "https://pv.sprov.test:$NF/new.xml" 2>err.txt
 check "nginx with a foreign-CA certificate: refused" test $? = 1
 has "nginx with a foreign-CA certificate: refused for trust, not for want of a server" \
