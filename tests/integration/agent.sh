@@ -212,6 +212,8 @@ for try in 1 2 3 4 5; do
 	    --srv-host=_ciscoprov-https._tls.pv.sprov.test,srvt.sprov.test,$PORT_pv,20,5 \
 	    --srv-host=_ciscoprov-https._tls.pv.sprov.test,dead.sprov.test,9,10,5 \
 	    --srv-host=_ciscoprov-https._tls.wrong.sprov.test,srvt.sprov.test,$PORT_pv,10,5 \
+	    $(for p in 11 12 13 14 15 16 17 18 19; do printf -- '--srv-host=_ciscoprov-https._tls.many.sprov.test,dead.sprov.test,%s,50,5 ' $p; done) \
+	    --srv-host=_ciscoprov-https._tls.many.sprov.test,srvt.sprov.test,$PORT_pv,1,5 \
 	    --log-facility=- 2>dnsmasq2.log &
 	DNS2PID=$!
 	sleep 0.3
@@ -231,6 +233,9 @@ check "--srv: resync through the SRV target" test $? = 0 -a \
 refuse "--srv: a certificate for another domain is refused" 1 \
     "is not the SRV domain wrong.sprov.test" \
     $AG resync "[--srv] https://wrong.sprov.test/prov/\$MA.xml"
+$AG check "[--srv] https://many.sprov.test/prov/\$MA.xml" > srv2.txt 2>&1
+check "--srv: of 10 records, the priority-1 one is tried first" sh -c \
+    "grep 'port' srv2.txt | head -1 | grep -q '(srvt.sprov.test)'"
 refuse "--srv: a domain without SRV records fails" 1 "DNS SRV lookup" \
     $AG resync "[--srv] https://two.sprov.test/prov/\$MA.xml"
 refuse "--srv: TFTP is not looked up by SRV" 1 \
