@@ -345,54 +345,6 @@ fetch_opts(struct agent *a, struct sp_fetch_opts *o)
 	o->timeout = 60;
 }
 
-static int
-cmd_check(struct agent *a, const char *url)
-{
-	struct sp_fetch_result res;
-	struct sp_fetch_opts o;
-	struct sp_rule *rule = NULL;
-	const struct sp_rule_alt *alt;
-	struct sp_macro_ctx ctx = { lookup, a, false };
-	struct sp_err err;
-	struct sp_buf u;
-	size_t which;
-	int rc, srv = 0;
-
-	/* A rule ("[--srv] URL") is checked as its chosen URL. */
-	if (url[0] == '[' || url[0] == '(') {
-		if ((rule = sp_rule_parse(url, strlen(url), &err)) == NULL)
-			return fail("rule: %s", err.msg);
-		if (sp_rule_select(rule, &ctx, &which, &err) != 0 ||
-		    (alt = sp_rule_alt(rule, which))->url == NULL) {
-			sp_rule_free(rule);
-			return fail("rule: no URL applies");
-		}
-		url = alt->url;
-		srv = alt->srv;
-	}
-	sp_buf_init(&u, 4096);
-	expand(a, url, false, &u);
-	sp_rule_free(rule);
-	fetch_opts(a, &o);
-	o.url = u.data;
-	o.srv = srv;
-	o.trace = trace_print;
-	sp_buf_init(&res.body, o.max_bytes);
-	res.body.secret = 1;
-	printf("checking %s as device %s\n", u.data, a->id.mac);
-	rc = sp_fetch(&o, &res);
-	if (rc == 0)
-		printf("%-34s %-4s HTTP %ld, %zu bytes from %s (CN=%s)\n",
-		    "response", res.status >= 200 && res.status < 300 ? "OK" :
-		    "FAIL", res.status, res.body.len, res.server_ip,
-		    res.cn[0] ? res.cn : "-");
-	else
-		printf("%-34s FAIL %s\n", "result", res.err);
-	sp_buf_release(&res.body);
-	sp_buf_release(&u);
-	return rc == 0 && res.status >= 200 && res.status < 300 ? 0 :
-	    EXIT_FAILED;
-}
 
 static void
 log_msg(struct agent *a, const char *param_name)
@@ -462,6 +414,95 @@ agent_conf(struct agent *a, const char *key, char *dst, size_t dstsz)
 }
 
 /*
+ * A rule's expanded URL made whole into full: the default scheme (tftp)
+ * and port, and for a URL that names no server, the TFTP server the
+ * device's DHCP gave.  Sets a->url; -1 with a->err set.
+ */
+static int
+whole_url(struct agent *a, const char *in, char *full, size_t fullsz)
+{
+	struct sp_err err;
+	int r;
+
+	if (sp_url_parse(in, &a->url, &err) == -1) {
+		snprintf(a->err, sizeof(a->err), "URL %s: %s", in, err.msg);
+		return -1;
+	}
+	if (!a->url.host_given) {
+		r = strcmp(a->url.scheme, "tftp") != 0 ? 1 : agent_conf(a,
+		    "tftp_server", a->url.host, sizeof(a->url.host));
+		if (r == 1)
+			snprintf(a->err, sizeof(a->err), "URL %s names no "
+			    "server and no DHCP TFTP server is known "
+			    "(tftp_server in agent.conf)", in);
+		if (r != 0)
+			return -1;
+	}
+	if ((size_t)snprintf(full, fullsz, strchr(a->url.host, ':') ?
+	    "%s://[%s]:%u%s" : "%s://%s:%u%s", a->url.scheme, a->url.host,
+	    a->url.port, a->url.path) >= fullsz) {
+		snprintf(a->err, sizeof(a->err), "URL %s: too long", in);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_check(struct agent *a, const char *url)
+{
+	struct sp_fetch_result res;
+	struct sp_fetch_opts o;
+	struct sp_rule *rule = NULL;
+	const struct sp_rule_alt *alt;
+	struct sp_macro_ctx ctx = { lookup, a, false };
+	struct sp_err err;
+	struct sp_buf u;
+	size_t which;
+	char full[4096];
+	int rc, ok, srv = 0;
+
+	/* A rule ("[--srv] URL") is checked as its chosen URL. */
+	if (url[0] == '[' || url[0] == '(') {
+		if ((rule = sp_rule_parse(url, strlen(url), &err)) == NULL)
+			return fail("rule: %s", err.msg);
+		if (sp_rule_select(rule, &ctx, &which, &err) != 0 ||
+		    (alt = sp_rule_alt(rule, which))->url == NULL) {
+			sp_rule_free(rule);
+			return fail("rule: no URL applies");
+		}
+		url = alt->url;
+		srv = alt->srv;
+	}
+	sp_buf_init(&u, 4096);
+	expand(a, url, false, &u);
+	sp_rule_free(rule);
+	if (whole_url(a, u.data, full, sizeof(full)) == -1) {
+		sp_buf_release(&u);
+		return fail("%s", a->err);
+	}
+	fetch_opts(a, &o);
+	o.url = full;
+	o.srv = srv;
+	o.trace = trace_print;
+	sp_buf_init(&res.body, o.max_bytes);
+	res.body.secret = 1;
+	printf("checking %s as device %s\n", u.data, a->id.mac);
+	rc = sp_fetch(&o, &res);
+	/* TFTP has no status: 0 is its success. */
+	ok = rc == 0 && ((res.status >= 200 && res.status < 300) ||
+	    (res.status == 0 && strcmp(a->url.scheme, "tftp") == 0));
+	if (rc == 0)
+		printf("%-34s %-4s HTTP %ld, %zu bytes from %s (CN=%s)\n",
+		    "response", ok ? "OK" : "FAIL", res.status, res.body.len,
+		    res.server_ip, res.cn[0] ? res.cn : "-");
+	else
+		printf("%-34s FAIL %s\n", "result", res.err);
+	sp_buf_release(&res.body);
+	sp_buf_release(&u);
+	return ok ? 0 : EXIT_FAILED;
+}
+
+/*
  * One rule: choose the alternative, run its assignments, fetch, apply.
  * 0 success, 1 nothing to do, -1 failure (a->err set).
  */
@@ -523,30 +564,9 @@ run_rule(struct agent *a, const char *text, bool *changed)
 		    "macros are expanded");
 		goto out;
 	}
-	if (sp_url_parse(u.data, &a->url, &err) == -1) {
-		snprintf(a->err, sizeof(a->err), "URL: %s", err.msg);
+	if (whole_url(a, u.data, full, sizeof(full)) == -1)
 		goto out;
-	}
-	if (!a->url.host_given) {
-		/* No server in the URL: TFTP from the server DHCP gave. */
-		int r = strcmp(a->url.scheme, "tftp") != 0 ? 1 :
-		    agent_conf(a, "tftp_server", a->url.host,
-		    sizeof(a->url.host));
-
-		if (r == 1)
-			snprintf(a->err, sizeof(a->err), "URL %s names no "
-			    "server and no DHCP TFTP server is known "
-			    "(tftp_server in agent.conf)", u.data);
-		if (r != 0)
-			goto out;
-	}
 	snprintf(a->port, sizeof(a->port), "%u", a->url.port);
-	snprintf(full, sizeof(full), "%s://%s:%u%s", a->url.scheme,
-	    strchr(a->url.host, ':') ? "" : a->url.host, a->url.port,
-	    a->url.path);
-	if (strchr(a->url.host, ':') != NULL)
-		snprintf(full, sizeof(full), "%s://[%s]:%u%s", a->url.scheme,
-		    a->url.host, a->url.port, a->url.path);
 	snprintf(a->servip, sizeof(a->servip), "%s", a->url.host);
 	log_msg(a, "Log_Request_Msg");
 	fetch_opts(a, &o);
@@ -879,6 +899,7 @@ static int
 custom_ca(struct agent *a)
 {
 	char path[PATH_MAX], urlfile[PATH_MAX], when[64], cn[SP_CN_MAX + 1];
+	char full[4096];
 	struct sp_fetch_result res;
 	struct sp_fetch_opts o;
 	struct sp_buf u, trust;
@@ -919,8 +940,10 @@ custom_ca(struct agent *a)
 		rc = 0;			/* installed from this URL already */
 		goto out;
 	}
+	if (whole_url(a, u.data, full, sizeof(full)) == -1)
+		goto out;
 	fetch_opts(a, &o);
-	o.url = u.data;
+	o.url = full;
 	o.max_bytes = 1 << 20;
 	strftime(when, sizeof(when), "%m/%d/%Y %H:%M:%S", gmtime(&now));
 	if (sp_fetch(&o, &res) == -1 || res.status < 200 || res.status > 299) {
@@ -993,7 +1016,7 @@ install_command(struct agent *a, char *dst, size_t dstsz)
 static int
 upgrade(struct agent *a)
 {
-	char stage[PATH_MAX], last[PATH_MAX], cmd[1024], ver[256];
+	char stage[PATH_MAX], last[PATH_MAX], cmd[1024], ver[256], full[4096];
 	const struct sp_rule_alt *alt;
 	struct sp_fetch_result res;
 	struct sp_fetch_opts o;
@@ -1046,8 +1069,10 @@ upgrade(struct agent *a)
 	}
 	if (install_command(a, cmd, sizeof(cmd)) == -1)
 		goto out;
+	if (whole_url(a, u.data, full, sizeof(full)) == -1)
+		goto out;
 	fetch_opts(a, &o);
-	o.url = u.data;
+	o.url = full;
 	o.srv = alt->srv;
 	o.max_bytes = 256L << 20;
 	if (sp_fetch(&o, &res) == -1 || (res.status != 0 &&

@@ -191,6 +191,23 @@ if [ "$(id -u)" = 0 ]; then
 	    test "$($AG get GPP_F)" = via-tftp
 	refuse "no server in an https URL is not TFTP's" 1 "names no server" \
 	    $AG resync "https:///p.xml"
+	check "check: a URL without a server goes to the DHCP TFTP server" \
+	    $AG check "/p.xml"
+	# Upgrade_Rule without a server: the image comes by TFTP too.
+	head -c 5000 /dev/urandom > tftp/sip88xx.11-9-1MPP.loads
+	printf '#!/bin/sh\ncp "$1" "%s/tftp-installed.img"\n' "$T" > tinst.sh
+	chmod +x tinst.sh
+	printf 'tftp_server 127.0.0.3\ninstall_command %s/tinst.sh\n' "$T" \
+	    > st/agent.conf
+	$AG set Upgrade_Rule "/sip88xx.11-9-1MPP.loads"
+	$AG upgrade
+	check "Upgrade_Rule without a server: installed from DHCP TFTP" cmp \
+	    tftp-installed.img tftp/sip88xx.11-9-1MPP.loads
+	$AG set Upgrade_Rule ""
+	$AG set Software_Version ""
+	chmod 666 st/agent.conf
+	refuse "agent.conf writable by others is refused" 1 "writable by others" \
+	    $AG resync "/p.xml"
 	rm st/agent.conf
 	kill $TFTPPID; wait $TFTPPID 2>/dev/null
 else
