@@ -68,6 +68,8 @@ decrypt(const struct sp_buf *in, const char *pass, const EVP_MD *md,
 		return -1;
 	if ((p = OPENSSL_malloc(in->len)) == NULL ||
 	    (c = EVP_CIPHER_CTX_new()) == NULL) {
+		OPENSSL_cleanse(key, sizeof(key));
+		OPENSSL_cleanse(iv, sizeof(iv));
 		OPENSSL_free(p);
 		return -1;
 	}

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -381,6 +382,7 @@ agent_conf(struct agent *a, const char *key, char *dst, size_t dstsz)
 	const char *v;
 	int rc = -1;
 
+	unsigned char v6[16];
 	struct stat st;
 
 	snprintf(path, sizeof(path), "%s/agent.conf", a->dir);
@@ -402,7 +404,8 @@ agent_conf(struct agent *a, const char *key, char *dst, size_t dstsz)
 		rc = 1;
 	else if (strcmp(key, "tftp_server") == 0 && (v[0] == '\0' ||
 	    v[0] == '-' || !sp_str_charset(v, strlen(v), ".-:") ||
-	    strlen(v) >= dstsz))
+	    strlen(v) >= dstsz || (strchr(v, ':') != NULL &&
+	    inet_pton(AF_INET6, v, v6) != 1)))
 		snprintf(a->err, sizeof(a->err), "%s: tftp_server must be a "
 		    "host name or an address", path);
 	else {
@@ -746,6 +749,7 @@ report_one(struct agent *a, const char *text)
 			    sp_profile_get(prev, p->name) : NULL;
 
 			if (q == NULL || q->valuelen != p->valuelen ||
+			    q->ua != p->ua ||
 			    memcmp(q->value, p->value, p->valuelen) != 0)
 				sp_profile_set(sel, p->name, p->value,
 				    p->valuelen, p->ua);

@@ -534,6 +534,11 @@ $AG report "[--delta] https://pv.sprov.test:$PORT_pv/report/\$MA.xml?third" >/de
 check "report --delta: then only what changed" sh -c "$ST report \
     000e08000001 | grep -q '<GPP_K>after-two</GPP_K>' && test \
     \$($ST report 000e08000001 | grep -c '<') -le 4"
+printf '<flat-profile><GPP_K ua="rw"/></flat-profile>' > fw/ua.xml
+$AG resync "https://pv.sprov.test:$PORT_pv/fw/ua.xml"
+$AG report "[--delta] https://pv.sprov.test:$PORT_pv/report/\$MA.xml?third" >/dev/null
+check "report --delta: a change of ua alone is a change" sh -c "$ST report \
+    000e08000001 | grep -q '<GPP_K ua=\"rw\">after-two</GPP_K>'"
 $AG set GPP_J ''
 refuse "report: an empty --key is refused, nothing sent in clear" 1 \
     "--key is empty" $AG report "[--key \$J] https://pv.sprov.test:$PORT_pv/report/\$MA.xml"
