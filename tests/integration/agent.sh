@@ -50,7 +50,7 @@ check "test PKI ready" test -s pv.crt -a -s foreign.crt -a -s old.crt
 
 # DNS: dnsmasq on a free loopback port.
 for try in 1 2 3 4 5; do
-	DP=$((20000 + RANDOM % 30000))
+	DP=$((20000 + RANDOM % 12000))
 	dnsmasq --keep-in-foreground --port=$DP --listen-address=127.0.0.1 \
 	    --bind-interfaces --no-resolv --no-hosts --user="$(id -un)" \
 	    --pid-file= --local=/sprov.test/ \
@@ -98,7 +98,7 @@ server foreign foreign 127.0.0.2
 # An expired certificate: sprovd refuses to start with one, so the peer
 # here is openssl s_server.
 for try in 1 2 3 4 5; do
-	PORT_old=$((20000 + RANDOM % 30000))
+	PORT_old=$((20000 + RANDOM % 12000))
 	openssl s_server -accept 127.0.0.2:$PORT_old -cert old.crt -key old.key \
 	    -www -quiet > old.log 2>&1 &
 	PID_old=$!
@@ -219,7 +219,7 @@ fi
 # names the servers of pv.sprov.test by SRV: first a dead one (priority
 # 10), then sprovd under another name (priority 20).
 for try in 1 2 3 4 5; do
-	DP2=$((20000 + RANDOM % 30000))
+	DP2=$((20000 + RANDOM % 12000))
 	dnsmasq --keep-in-foreground --port=$DP2 --listen-address=127.0.0.1 \
 	    --bind-interfaces --no-resolv --no-hosts --user="$(id -un)" \
 	    --pid-file= --local=/sprov.test/ \
@@ -556,7 +556,7 @@ printf '<flat-profile><GPP_E>authenticated</GPP_E></flat-profile>\n' \
     > www/auth/p.xml
 printf 'phone:%s\n' "$(openssl passwd -apr1 'pw 123')" > htpasswd
 for try in 1 2 3 4 5; do
-	NP=$((20000 + RANDOM % 30000))
+	NP=$((20000 + RANDOM % 12000))
 	NF=$((NP + 1))
 	cat > nginx.conf <<NGX
 daemon off;
@@ -600,7 +600,14 @@ NGX
 	nginx -c $T/nginx.conf -p $T/ngx 2>ngx/start.log &
 	NGXPID=$!
 	sleep 0.4
-	kill -0 $NGXPID 2>/dev/null && break
+	# nginx keeps retrying a port it cannot bind for seconds before it
+	# gives up: alive is not enough, it must have bound both.
+	if kill -0 $NGXPID 2>/dev/null && ! grep -q 'bind()' \
+	    ngx/start.log ngx/error.log 2>/dev/null; then
+		break
+	fi
+	kill $NGXPID 2>/dev/null; wait $NGXPID 2>/dev/null
+	: > ngx/error.log
 done
 check "nginx runs as a test peer" kill -0 $NGXPID
 NB="https://pv.sprov.test:$NP"
