@@ -86,6 +86,12 @@
 #define SP_HTTP_TARGET_MAX	1024
 #define SP_HTTP_HEADERS_MAX	64
 #define SP_HTTP_VALUE_MAX	1024	/* one header value kept */
+/* After refusing a request whose body is still arriving (413...), sprovd
+ * reads and drops that body for at most this long and this much before it
+ * closes: closing on unread data sends a RST that can destroy the answer
+ * before the client reads it. */
+#define SP_HTTP_LINGER_MS	2000
+#define SP_HTTP_LINGER_BYTES	(4 * 1024 * 1024)
 
 /* Error messages carried on objects. */
 #define SP_ERR_MAX		512

@@ -63,7 +63,7 @@ struct tag {
 	int		 fd;
 };
 
-enum conn_state { C_HANDSHAKE, C_READ, C_WAIT, C_WRITE };
+enum conn_state { C_HANDSHAKE, C_READ, C_WAIT, C_WRITE, C_LINGER };
 
 struct conn {
 	struct tag		 tag;		/* first: epoll data points here */
@@ -89,6 +89,7 @@ struct conn {
 	bool			 have_head;
 	size_t			 body_len;
 	bool			 keep_alive;
+	size_t			 lingered;	/* bytes dropped (C_LINGER) */
 	int			 status;
 	int64_t			 t_start;	/* head complete, us */
 	/* The response. */
@@ -816,6 +817,30 @@ conn_read(struct conn *c)
 	}
 }
 
+/* Lingering: the raw bytes are dropped unread (no TLS work on them). */
+static void
+conn_linger(struct conn *c)
+{
+	char scratch[16384];
+	ssize_t n;
+
+	for (;;) {
+		n = recv(c->tag.fd, scratch, sizeof(scratch), 0);
+		if (n > 0) {
+			c->lingered += (size_t)n;
+			if (c->lingered > SP_HTTP_LINGER_BYTES)
+				break;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		break;				/* EOF or error */
+	}
+	conn_close(c);
+}
+
 /* After a response: the next request (possibly pipelined) or close. */
 static void
 conn_next(struct conn *c)
@@ -824,6 +849,17 @@ conn_next(struct conn *c)
 
 	observe(c->w->srv, c->status, now_us() - c->t_start);
 	access_log(c);
+	if (!c->keep_alive && c->req.content_length > 0 &&
+	    c->in.len < c->req.head_len + (size_t)c->req.content_length) {
+		/* Refused before its body arrived: let the client finish
+		 * sending so that it reads the answer (not a RST). */
+		c->state = C_LINGER;
+		c->lingered = 0;
+		c->deadline = now_ms() + SP_HTTP_LINGER_MS;
+		set_events(c, EPOLLIN);
+		conn_linger(c);
+		return;
+	}
 	if (!c->keep_alive || atomic_load(&c->w->srv->stop)) {
 		conn_close(c);
 		return;
@@ -959,6 +995,9 @@ conn_event(struct conn *c)
 		conn_write(c);
 		break;
 	case C_WAIT:
+		break;
+	case C_LINGER:
+		conn_linger(c);
 		break;
 	}
 }
