@@ -166,7 +166,7 @@ then
 	    grep -qx 0"
 	umount small
 else
-	echo "ok $((_n + 1)) - full disk # SKIP mounting a small tmpfs needs root"
+	echo "ok $((_n + 1)) - full disk # SKIP mounting a small tmpfs needs root and mount permission"
 	_n=$((_n + 1))
 fi
 done_testing
