@@ -384,15 +384,16 @@ agent_conf(struct agent *a, const char *key, char *dst, size_t dstsz)
 
 	unsigned char v6[16];
 	struct stat st;
+	int r;
 
 	snprintf(path, sizeof(path), "%s/agent.conf", a->dir);
 	if ((c = sp_cfg_new(schema, 2)) == NULL) {
 		snprintf(a->err, sizeof(a->err), "out of memory");
 		return -1;
 	}
-	if (stat(path, &st) == -1 && errno == ENOENT)
+	if ((r = stat(path, &st)) == -1 && errno == ENOENT)
 		rc = 1;
-	else if (stat(path, &st) == 0 && ((st.st_mode & 022) != 0 ||
+	else if (r == 0 && ((st.st_mode & 022) != 0 ||
 	    (st.st_uid != 0 && st.st_uid != geteuid())))
 		/* It names a command the agent runs: only its owner (or
 		 * root) may have written it. */

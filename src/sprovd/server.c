@@ -511,6 +511,28 @@ profile_for(struct conn *c)
 	return e;
 }
 
+/*
+ * The binding: a path naming another device's MAC is refused (and logged
+ * as a security event) before any lookup of it; a bad path is a 404.
+ * rc is path_mac()'s.  0 to go on, -1 when answered.
+ */
+static int
+own_mac(struct conn *c, int rc, const char *mac, const char *what)
+{
+	if (rc == -1) {
+		respond_error(c, 404);
+		return -1;
+	}
+	if (rc == 0 && c->has_mac && strcmp(mac, c->mac) != 0) {
+		sp_log(c->w->srv->log, SP_LOG_WARN, "security: %s with the "
+		    "certificate of %s %s %s", c->ip, c->mac, what, mac);
+		audit(c, "refused", 403, NULL);
+		respond_error(c, 403);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 route_profile(struct conn *c, const char *name)
 {
@@ -520,19 +542,8 @@ route_profile(struct conn *c, const char *name)
 	struct job *j;
 	int rc = path_mac(c, name, mac);
 
-	if (rc == -1) {
-		respond_error(c, 404);
+	if (own_mac(c, rc, mac, "asked for the profile of") == -1)
 		return;
-	}
-	if (rc == 0 && c->has_mac && strcmp(mac, c->mac) != 0) {
-		/* Another device's profile: refused before any lookup of it. */
-		sp_log(c->w->srv->log, SP_LOG_WARN, "security: %s with the "
-		    "certificate of %s asked for the profile of %s", c->ip,
-		    c->mac, mac);
-		audit(c, "refused", 403, NULL);
-		respond_error(c, 403);
-		return;
-	}
 	if (device_allowed(c, &d, "profile") == -1)
 		return;
 	if ((e = profile_for(c)) == NULL) {
@@ -566,18 +577,8 @@ route_report_head(struct conn *c, const char *name)
 	struct sp_device d;
 	int rc = path_mac(c, name, mac);
 
-	if (rc == -1) {
-		respond_error(c, 404);
+	if (own_mac(c, rc, mac, "tried to report as") == -1)
 		return;
-	}
-	if (rc == 0 && c->has_mac && strcmp(mac, c->mac) != 0) {
-		sp_log(c->w->srv->log, SP_LOG_WARN, "security: %s with the "
-		    "certificate of %s tried to report as %s", c->ip, c->mac,
-		    mac);
-		audit(c, "refused", 403, NULL);
-		respond_error(c, 403);
-		return;
-	}
 	if (c->req.content_length < 0) {
 		respond_error(c, 411);
 		return;
