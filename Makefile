@@ -24,6 +24,7 @@ CA_SRC	 = $(wildcard src/sprov-ca/*.c)
 SPROVD_SRC = $(wildcard src/sprovd/*.c)
 SPROVCTL_SRC = $(wildcard src/sprovctl/*.c)
 AGENT_SRC = $(wildcard src/sprov-agent/*.c)
+BENCH_SRC = $(wildcard src/sprov-bench/*.c)
 .DEFAULT_GOAL := all
 
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
@@ -36,7 +37,7 @@ define variant
 $(1)/lib/%.o: lib/%.c $$(wildcard include/sprov/*.h) | $(1)/lib
 	@echo "  CC      $$@"
 	$(Q)$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) -c -o $$@ $$<
-$(1)/src/%.o: src/%.c $$(wildcard include/sprov/*.h src/*/*.h) | $(1)/src/sprov-ca $(1)/src/sprovd $(1)/src/sprovctl $(1)/src/sprov-agent
+$(1)/src/%.o: src/%.c $$(wildcard include/sprov/*.h src/*/*.h) | $(1)/src/sprov-ca $(1)/src/sprovd $(1)/src/sprovctl $(1)/src/sprov-agent $(1)/src/sprov-bench
 	@echo "  CC      $$@"
 	$(Q)$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) -Isrc -c -o $$@ $$<
 $(1)/libsprov.a: $$(patsubst lib/%.c,$(1)/lib/%.o,$$(LIB_SRC))
@@ -47,6 +48,9 @@ $(1)/sprov-ca: $$(patsubst src/%.c,$(1)/src/%.o,$$(CA_SRC)) $(1)/libsprov.a
 $(1)/sprov-agent: $$(patsubst src/%.c,$(1)/src/%.o,$$(AGENT_SRC)) $(1)/libsprov.a
 	@echo "  LD      $$@"
 	$(Q)$$(CC) $(2) $(3) -o $$@ $$^ $$(PKGLIBS)
+$(1)/sprov-bench: $$(patsubst src/%.c,$(1)/src/%.o,$$(BENCH_SRC)) $(1)/libsprov.a
+	@echo "  LD      $$@"
+	$(Q)$$(CC) $(2) $(3) -o $$@ $$^ $$(PKGLIBS) -lm
 $(1)/sprovctl: $$(patsubst src/%.c,$(1)/src/%.o,$$(SPROVCTL_SRC)) $(1)/libsprov.a
 	@echo "  LD      $$@"
 	$(Q)$$(CC) $(2) $(3) -o $$@ $$^ $$(PKGLIBS)
@@ -65,7 +69,7 @@ $(1)/bench/%: bench/%.c $(1)/libsprov.a | $(1)/bench
 $(1)/fuzz/%: fuzz/%.c fuzz/replay.c $(1)/libsprov.a | $(1)/fuzz
 	@echo "  CC      $$@"
 	$(Q)$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) $(3) -o $$@ $$< fuzz/replay.c $(1)/libsprov.a $$(PKGLIBS)
-$(1)/lib $(1)/src/sprov-ca $(1)/src/sprovd $(1)/src/sprovctl $(1)/src/sprov-agent $(1)/tests $(1)/tests/tools $(1)/bench $(1)/fuzz:
+$(1)/lib $(1)/src/sprov-ca $(1)/src/sprovd $(1)/src/sprovctl $(1)/src/sprov-agent $(1)/src/sprov-bench $(1)/tests $(1)/tests/tools $(1)/bench $(1)/fuzz:
 	$(Q)mkdir -p $$@
 endef
 
@@ -74,10 +78,11 @@ $(eval $(call variant,build-asan,$(SANITIZE),-fsanitize=address$(,)undefined))
 
 .PHONY: all asan deps run test unit check-banned bench-ca clean format fuzz
 TOOLS	 = $(patsubst tests/tools/%.c,%,$(wildcard tests/tools/*.c))
-all: build/sprov-ca build/sprovd build/sprovctl build/sprov-agent $(addprefix build/tests/,$(UNITS)) \
+all: build/sprov-ca build/sprovd build/sprovctl build/sprov-agent build/sprov-bench \
+	build/bench/tls-floor $(addprefix build/tests/,$(UNITS)) \
 	$(addprefix build/tests/tools/,$(TOOLS))
 asan: build-asan/sprov-ca build-asan/sprovd build-asan/sprovctl \
-	build-asan/sprov-agent \
+	build-asan/sprov-agent build-asan/sprov-bench \
 	$(addprefix build-asan/tests/tools/,$(TOOLS)) \
 	$(addprefix build-asan/tests/,$(UNITS)) \
 	$(addprefix build-asan/fuzz/,$(FUZZERS))

@@ -1,9 +1,11 @@
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/core_names.h>
@@ -15,6 +17,7 @@
 
 #include "sprov/buf.h"
 #include "sprov/fsutil.h"
+#include "sprov/limits.h"
 #include "sprov/str.h"
 #include "sprov/tls.h"
 #include "sprov/x509.h"
@@ -28,6 +31,16 @@ struct sp_tls_server {
 	bool		 verify_clients;
 	unsigned char	 tkeys[SP_TLS_TICKET_KEYS_MAX][SP_TLS_TICKET_KEY_LEN];
 	size_t		 ntkeys;
+	/* Verdicts on client certificates already verified here. */
+	pthread_mutex_t	 vlock;
+	struct verdict	*verdicts;	/* SP_TLS_VERDICTS_MAX, lazily */
+	EVP_MD		*sha256;
+	time_t		 crl_next;	/* earliest CRL nextUpdate, or 0 */
+};
+
+struct verdict {
+	unsigned char	 h[32];
+	time_t		 until;		/* 0: free slot */
 };
 
 struct sp_tls_conn {
@@ -64,8 +77,19 @@ load_chain(SSL_CTX *ctx, const char *certfile, const char *keyfile,
 	return 0;
 }
 
+static time_t
+asn1_time(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return timegm(&tm);
+}
+
 static int
-load_crl(X509_STORE *st, const char *path, struct sp_err *err)
+load_crl(X509_STORE *st, const char *path, time_t *next,
+    struct sp_err *err)
 {
 	STACK_OF(X509_INFO) *infos;
 	size_t len;
@@ -84,8 +108,14 @@ load_crl(X509_STORE *st, const char *path, struct sp_err *err)
 	for (i = 0; i < sk_X509_INFO_num(infos); i++) {
 		X509_INFO *xi = sk_X509_INFO_value(infos, i);
 
-		if (xi->crl != NULL && X509_STORE_add_crl(st, xi->crl) == 1)
-			n++;
+		time_t t;
+
+		if (xi->crl == NULL || X509_STORE_add_crl(st, xi->crl) != 1)
+			continue;
+		n++;
+		t = asn1_time(X509_CRL_get0_nextUpdate(xi->crl));
+		if (t != 0 && (*next == 0 || t < *next))
+			*next = t;
 	}
 	sk_X509_INFO_pop_free(infos, X509_INFO_free);
 	if (n == 0)
@@ -231,6 +261,119 @@ sp_tls_ticket_keys_rotate(const char *path, struct sp_err *err)
 	return rc;
 }
 
+/*
+ * The verdict cache.  Verifying a client certificate (chain, CRL: two or
+ * three signature checks and much parsing) is most of what a handshake
+ * costs beyond the key exchange, and a phone presents the same certificate
+ * every time.  A verdict is kept only for a success, keyed by the SHA-256
+ * of the whole DER (any other certificate, even with the same subject and
+ * key, is verified afresh), bounded in count and in time (see limits.h).
+ */
+static bool
+cert_hash(struct sp_tls_server *s, X509 *x, unsigned char h[32])
+{
+	unsigned char *der = NULL;
+	unsigned int hl = 0;
+	int len;
+	bool ok;
+
+	if (s->sha256 == NULL || (len = i2d_X509(x, &der)) <= 0)
+		return false;
+	ok = EVP_Digest(der, (size_t)len, h, &hl, s->sha256, NULL) == 1 &&
+	    hl == 32;
+	OPENSSL_free(der);
+	return ok;
+}
+
+static struct verdict *
+verdict_slot(struct sp_tls_server *s, const unsigned char h[32], bool *found)
+{
+	struct verdict *v, *victim = NULL;
+	uint64_t at;
+	size_t i;
+
+	memcpy(&at, h, sizeof(at));
+	for (i = 0; i < SP_TLS_VERDICT_PROBES; i++) {
+		v = &s->verdicts[(at + i) & (SP_TLS_VERDICTS_MAX - 1)];
+		if (v->until != 0 && memcmp(v->h, h, 32) == 0) {
+			*found = true;
+			return v;
+		}
+		if (victim == NULL || v->until < victim->until)
+			victim = v;	/* a free slot, or the oldest */
+	}
+	*found = false;
+	return victim;
+}
+
+static bool
+verdict_known(struct sp_tls_server *s, X509 *x)
+{
+	unsigned char h[32];
+	struct verdict *v;
+	bool found = false, ok = false;
+
+	if (!cert_hash(s, x, h))
+		return false;
+	pthread_mutex_lock(&s->vlock);
+	if (s->verdicts != NULL) {
+		v = verdict_slot(s, h, &found);
+		ok = found && v->until > time(NULL);
+	}
+	pthread_mutex_unlock(&s->vlock);
+	return ok;
+}
+
+static void
+verdict_keep(struct sp_tls_server *s, X509_STORE_CTX *xs)
+{
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(xs);
+	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
+	unsigned char h[32];
+	struct verdict *v;
+	time_t until = time(NULL) + SP_TLS_VERDICT_TTL_S, t;
+	bool found;
+	int i;
+
+	if (leaf == NULL || !cert_hash(s, leaf, h))
+		return;
+	for (i = 0; i < sk_X509_num(chain); i++) {
+		t = asn1_time(X509_get0_notAfter(sk_X509_value(chain, i)));
+		if (t == 0)
+			return;		/* cannot bound it: do not keep */
+		if (t < until)
+			until = t;
+	}
+	if (s->crl_next != 0 && s->crl_next < until)
+		until = s->crl_next;
+	pthread_mutex_lock(&s->vlock);
+	if (s->verdicts == NULL)
+		s->verdicts = calloc(SP_TLS_VERDICTS_MAX, sizeof(*s->verdicts));
+	if (s->verdicts != NULL) {
+		v = verdict_slot(s, h, &found);
+		memcpy(v->h, h, 32);
+		v->until = until;
+	}
+	pthread_mutex_unlock(&s->vlock);
+}
+
+/* OpenSSL's chain verification, skipped for a certificate already
+ * verified by this context (the handshake still checks the client's
+ * signature with its key). */
+static int
+verify_cb(X509_STORE_CTX *xs, void *arg)
+{
+	struct sp_tls_server *s = arg;
+	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
+	int r;
+
+	if (leaf != NULL && verdict_known(s, leaf))
+		return 1;
+	if ((r = X509_verify_cert(xs)) == 1)
+		verdict_keep(s, xs);
+	return r > 0 ? r : 0;
+}
+
 static struct sp_tls_server *
 server_build(const struct sp_tls_server *old, const struct sp_tls_config *c,
     struct sp_err *err)
@@ -249,6 +392,7 @@ server_build(const struct sp_tls_server *old, const struct sp_tls_config *c,
 		return NULL;
 	}
 	atomic_init(&s->refs, 1);
+	pthread_mutex_init(&s->vlock, NULL);
 	if ((s->ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
 		sp_err_ssl(err, "cannot create TLS context");
 		goto fail;
@@ -290,15 +434,33 @@ server_build(const struct sp_tls_server *old, const struct sp_tls_config *c,
 		SSL_CTX_set_client_CA_list(s->ctx, names);
 		names = NULL;
 		if (c->crl != NULL) {
-			if (load_crl(st, c->crl, err) == -1)
+			if (load_crl(st, c->crl, &s->crl_next, err) == -1)
 				goto fail;
 			X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
 		}
 		SSL_CTX_set_verify(s->ctx, SSL_VERIFY_PEER |
 		    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		if ((s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+			goto sslfail;
+		SSL_CTX_set_cert_verify_callback(s->ctx, verify_cb, s);
 		SSL_CTX_set_verify_depth(s->ctx, 4);
 	}
 	s->verify_clients = c->nclient_ca > 0;
+	/*
+	 * One ticket per handshake: a phone resumes one connection at a time.
+	 * Without a shared key file, tickets are stateful (they name a session
+	 * kept here): an encrypted ticket costs the server about a quarter of
+	 * a full handshake, a cache entry almost nothing.  With the file,
+	 * tickets are encrypted so that any process holding it resumes them.
+	 */
+	SSL_CTX_set_num_tickets(s->ctx, 1);
+	if (c->ticket_keys == NULL) {
+		SSL_CTX_set_options(s->ctx, SSL_OP_NO_TICKET);
+		SSL_CTX_set_session_cache_mode(s->ctx, SSL_SESS_CACHE_SERVER |
+		    SSL_SESS_CACHE_NO_AUTO_CLEAR);
+		SSL_CTX_sess_set_cache_size(s->ctx, SP_TLS_SESSIONS_MAX);
+	} else
+		SSL_CTX_set_session_cache_mode(s->ctx, SSL_SESS_CACHE_OFF);
 	/* Resumed sessions must carry the same client identity. */
 	SSL_CTX_set_session_id_context(s->ctx, (const unsigned char *)"sprov",
 	    5);
@@ -352,6 +514,9 @@ sp_tls_server_unref(struct sp_tls_server *s)
 		EVP_PKEY_free(s->key[i]);
 	}
 	SSL_CTX_free(s->ctx);
+	free(s->verdicts);
+	EVP_MD_free(s->sha256);
+	pthread_mutex_destroy(&s->vlock);
 	free(s);
 }
 
@@ -459,9 +624,14 @@ reverify(struct sp_tls_conn *c)
 		    "client certificate");
 		return -1;
 	}
+	if (verdict_known(c->srv, peer)) {
+		X509_STORE_CTX_free(xs);
+		return 0;
+	}
 	if (X509_STORE_CTX_init(xs, st, peer, NULL) == 1 &&
-	    X509_STORE_CTX_set_purpose(xs, X509_PURPOSE_SSL_CLIENT) == 1)
-		ok = X509_verify_cert(xs) == 1;
+	    X509_STORE_CTX_set_purpose(xs, X509_PURPOSE_SSL_CLIENT) == 1 &&
+	    (ok = X509_verify_cert(xs) == 1))
+		verdict_keep(c->srv, xs);
 	if (!ok)
 		snprintf(c->err, sizeof(c->err), "resumed session: client "
 		    "certificate: %s", X509_verify_cert_error_string(

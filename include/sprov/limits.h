@@ -93,6 +93,27 @@
 #define SP_HTTP_LINGER_MS	2000
 #define SP_HTTP_LINGER_BYTES	(4 * 1024 * 1024)
 
+/* sprovd's store writer: jobs per transaction, and how long writes nobody
+ * waits for (last seen, audit of profile fetches) may wait to share one
+ * commit (one fsync) with later ones.  A report or an admin change is
+ * committed at once. */
+#define SP_WRITER_BATCH_MAX	1024
+#define SP_WRITER_LINGER_MS	250
+
+/* Client-certificate verdicts a TLS server context remembers (keyed by the
+ * SHA-256 of the certificate's DER), and for how long at most; an entry
+ * also ends at the certificate's or its chain's expiry and at the CRL's
+ * nextUpdate, and the whole cache goes with the context on a reload (new
+ * CRL or client CAs).  The client's signature (CertificateVerify) is
+ * checked on every handshake regardless. */
+#define SP_TLS_VERDICTS_MAX	(1 << 18)
+#define SP_TLS_VERDICT_TTL_S	3600
+#define SP_TLS_VERDICT_PROBES	8
+/* Sessions a TLS server context keeps for resumption when no shared
+ * ticket-key file is configured (stateful TLS 1.3 tickets and TLS 1.2
+ * session IDs); the oldest goes first when full.  About 3 KiB each. */
+#define SP_TLS_SESSIONS_MAX	65536
+
 /* Error messages carried on objects. */
 #define SP_ERR_MAX		512
 

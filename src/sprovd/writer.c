@@ -16,7 +16,6 @@
 #include "sprov/store.h"
 #include "sprovd/sprovd.h"
 
-#define BATCH_MAX	512
 
 struct writer {
 	pthread_t	 thread;
@@ -24,6 +23,7 @@ struct writer {
 	pthread_cond_t	 cond;
 	struct job	*head, *tail;
 	atomic_long	 depth;
+	long		 urgent;	/* queued jobs someone waits for */
 	bool		 stopping;
 	struct sp_store	*store;
 	struct sp_log	*log;
@@ -90,17 +90,47 @@ finish(struct writer *w, struct job *batch, int committed)
 	}
 }
 
+static bool
+urgent(const struct job *j)
+{
+	return j->kind == JOB_REPORT || j->kind == JOB_ADMIN;
+}
+
+/*
+ * Nobody waits for what is queued (last seen, audit): let more arrive, so
+ * that hundreds of requests a second share one commit (one fsync) instead
+ * of paying one each.  Ends at once for a report or an admin request, a
+ * full batch, or stop.  Called and returns with the lock held.
+ */
+static void
+linger(struct writer *w)
+{
+	struct timespec until;
+
+	if (w->head == NULL || w->urgent > 0 || w->stopping)
+		return;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += (long)SP_WRITER_LINGER_MS * 1000000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	while (w->urgent == 0 && !w->stopping &&
+	    atomic_load(&w->depth) < SP_WRITER_BATCH_MAX)
+		if (pthread_cond_timedwait(&w->cond, &w->lock, &until) != 0)
+			break;
+}
+
 static void *
 writer_main(void *arg)
 {
 	struct writer *w = arg;
-	struct job *batch, *j;
+	struct job *batch, *j, *last;
 	int n, rc;
 
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
 		while (w->head == NULL && !w->stopping)
 			pthread_cond_wait(&w->cond, &w->lock);
+		linger(w);
 		if ((batch = w->head) == NULL) {	/* stopping, all done */
 			pthread_mutex_unlock(&w->lock);
 			break;
@@ -110,12 +140,18 @@ writer_main(void *arg)
 		 * the transactions it needs itself.
 		 */
 		for (n = 1, j = batch; j->kind != JOB_ADMIN && j->next != NULL &&
-		    j->next->kind != JOB_ADMIN && n < BATCH_MAX; n++)
+		    j->next->kind != JOB_ADMIN && n < SP_WRITER_BATCH_MAX; n++)
 			j = j->next;
 		w->head = j->next;
 		if (w->head == NULL)
 			w->tail = NULL;
 		atomic_fetch_sub(&w->depth, n);
+		for (last = batch; ; last = last->next) {
+			if (urgent(last))
+				w->urgent--;
+			if (last == j)
+				break;
+		}
 		j->next = NULL;
 		pthread_mutex_unlock(&w->lock);
 		if (batch->kind == JOB_ADMIN) {
@@ -186,8 +222,12 @@ writer_submit(struct writer *w, struct job *j)
 	else
 		w->head = j;
 	w->tail = j;
-	atomic_fetch_add(&w->depth, 1);
-	pthread_cond_signal(&w->cond);
+	if (urgent(j))
+		w->urgent++;
+	/* Wake the writer only when it has something to do now. */
+	if (atomic_fetch_add(&w->depth, 1) == 0 || urgent(j) ||
+	    atomic_load(&w->depth) >= SP_WRITER_BATCH_MAX)
+		pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 }
 

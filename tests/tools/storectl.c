@@ -11,6 +11,9 @@
  *	storectl URL report MAC		(prints the latest report body)
  *	storectl URL device-show MAC	(prints key=value lines)
  *	storectl URL audit-verify
+ *	storectl URL bulk FILE		(lines "device MAC MODEL SERIAL" and
+ *					 "param SCOPE NAME VALUE", tab separated,
+ *					 in one transaction: fleets for benches)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +36,45 @@ show(struct sp_store *st, const char *mac)
 	    (long long)d.last_seen, d.last_ip, d.user_agent, d.firmware,
 	    d.etag, (long long)d.last_report, d.cert_serial);
 	return 0;
+}
+
+static int
+bulk(struct sp_store *st, const char *path)
+{
+	char line[4096], *f[4], *p;
+	FILE *fp;
+	size_t n, lineno = 0;
+	int rc = -1;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		perror(path);
+		return -1;
+	}
+	if (sp_store_begin(st) == -1)
+		goto out;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		line[strcspn(line, "\n")] = '\0';
+		for (n = 0, p = line; n < 4 && p != NULL; n++)
+			f[n] = strsep(&p, "\t");
+		if (n == 4 && strcmp(f[0], "device") == 0)
+			rc = sp_store_device_put(st, f[1], f[2], f[3]);
+		else if (n == 4 && strcmp(f[0], "param") == 0)
+			rc = sp_store_param_set(st, f[1], f[2], f[3], SP_UA_NONE);
+		else {
+			fprintf(stderr, "%s:%zu: want device or param with 3 "
+			    "tab-separated fields\n", path, lineno);
+			rc = -1;
+		}
+		if (rc == -1) {
+			sp_store_rollback(st);
+			goto out;
+		}
+	}
+	rc = sp_store_commit(st);
+out:
+	fclose(fp);
+	return rc;
 }
 
 int
@@ -84,6 +126,8 @@ main(int argc, char *argv[])
 		sp_buf_release(&b);
 	} else if (strcmp(cmd, "device-show") == 0 && argc == 4)
 		rc = show(st, argv[3]);
+	else if (strcmp(cmd, "bulk") == 0 && argc == 4)
+		rc = bulk(st, argv[3]);
 	else if (strcmp(cmd, "audit-verify") == 0 && argc == 3) {
 		rc = sp_store_audit_verify(st, &bad);
 		if (rc == 0)
