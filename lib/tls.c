@@ -454,11 +454,11 @@ server_build(const struct sp_tls_server *old, const struct sp_tls_config *c,
 	 * tickets are encrypted so that any process holding it resumes them.
 	 */
 	SSL_CTX_set_num_tickets(s->ctx, 1);
-	if (c->ticket_keys == NULL) {
+	if (c->ticket_keys == NULL && c->session_cache > 0) {
 		SSL_CTX_set_options(s->ctx, SSL_OP_NO_TICKET);
 		SSL_CTX_set_session_cache_mode(s->ctx, SSL_SESS_CACHE_SERVER |
 		    SSL_SESS_CACHE_NO_AUTO_CLEAR);
-		SSL_CTX_sess_set_cache_size(s->ctx, SP_TLS_SESSIONS_MAX);
+		SSL_CTX_sess_set_cache_size(s->ctx, (long)c->session_cache);
 	} else
 		SSL_CTX_set_session_cache_mode(s->ctx, SSL_SESS_CACHE_OFF);
 	/* Resumed sessions must carry the same client identity. */

@@ -111,8 +111,11 @@
 #define SP_TLS_VERDICT_PROBES	8
 /* Sessions a TLS server context keeps for resumption when no shared
  * ticket-key file is configured (stateful TLS 1.3 tickets and TLS 1.2
- * session IDs); the oldest goes first when full.  About 3 KiB each. */
-#define SP_TLS_SESSIONS_MAX	65536
+ * session IDs: sprovd.conf session_cache); the oldest goes first when
+ * full.  About 10 KiB each (the session holds the parsed client
+ * certificate). */
+#define SP_TLS_SESSIONS_DEFAULT	16384
+#define SP_TLS_SESSIONS_MAX	1000000
 
 /* Error messages carried on objects. */
 #define SP_ERR_MAX		512

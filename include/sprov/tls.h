@@ -43,6 +43,13 @@ struct sp_tls_config {
 	 * still decrypt (rotation).  NULL: random keys of this process.
 	 */
 	const char	*ticket_keys;
+	/*
+	 * Without ticket_keys: at most this many sessions kept in the
+	 * process for resumption (stateful tickets, cheap in CPU, about
+	 * 10 KiB each); 0: encrypted tickets under random keys of this
+	 * process instead (no memory, a quarter of a handshake each).
+	 */
+	size_t		 session_cache;
 };
 
 struct sp_tls_server;

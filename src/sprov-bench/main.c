@@ -133,9 +133,19 @@ struct bench {
 	size_t		 ndone;
 	double		 last_done;
 	long		 rss_max_kib;
+	double		 client_cpu;	/* seconds, measured phase */
 };
 
 static volatile sig_atomic_t interrupted;
+
+static double
+cpu_self(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static double
 now(void)
@@ -1035,6 +1045,9 @@ report(struct bench *b, const struct sample *s0, const struct sample *s1)
 	for (i = 0; i < b->ncauses; i++)
 		printf("  failure    %llu x %s\n",
 		    (unsigned long long)b->causes[i].n, b->causes[i].what);
+	printf("  client     %.0f %% of one core (this process; above ~90 %% "
+	    "it is the bottleneck and its queueing is in the latency)\n",
+	    b->client_cpu / secs * 100);
 	if (o->npids > 0)
 		printf("  server     %zu process%s, %.2f s CPU: %.0f us per "
 		    "request, %.0f requests per core-second; peak RSS %ld "
@@ -1059,13 +1072,14 @@ report(struct bench *b, const struct sample *s0, const struct sample *s1)
 	printf("RESULT mode=%s ok=%llu failed=%llu secs=%.3f rps=%.1f "
 	    "p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f resumed=%llu "
 	    "server_cpu_s=%.3f server_us_per_req=%.1f server_per_core_s=%.1f "
-	    "server_rss_peak_kib=%ld server_hwm_kib=%ld",
+	    "server_rss_peak_kib=%ld server_hwm_kib=%ld client_cpu_pct=%.0f",
 	    mode, (unsigned long long)b->ok, (unsigned long long)b->failed,
 	    secs, (double)b->ok / secs, pct(b, 50), pct(b, 90), pct(b, 99),
 	    pct(b, 100), (unsigned long long)b->resumed, cpu,
 	    b->ok ? cpu / (double)b->ok * 1e6 : 0,
 	    cpu > 0 ? (double)b->ok / cpu : 0,
-	    b->rss_max_kib > s1->rss ? b->rss_max_kib : s1->rss, s1->hwm);
+	    b->rss_max_kib > s1->rss ? b->rss_max_kib : s1->rss, s1->hwm,
+	    b->client_cpu / secs * 100);
 	if (o->mode == M_STORM)
 		printf(" done=%zu never=%zu retries=%llu completion_s=%.3f",
 		    b->ndone, b->nphones - b->ndone,
@@ -1334,7 +1348,9 @@ main(int argc, char *argv[])
 	b.t_measure = b.next_arrival = now();
 	server_sample(&o, &s0);
 	b.rss_max_kib = s0.rss;
+	b.client_cpu = cpu_self();
 	run(&b, 0);
+	b.client_cpu = cpu_self() - b.client_cpu;
 	server_sample(&o, &s1);
 	report(&b, &s0, &s1);
 	for (i = 0; i < b.nphones; i++) {

@@ -30,6 +30,8 @@ static const struct sp_cfg_key schema[] = {
 	{ "timeout_idle", 0 },
 	{ "insecure_old_versions", SP_CFG_FLAG },
 	{ "ticket_keys", 0 },
+	{ "session_cache", 0 },
+	{ "max_handshakes", 0 },
 };
 
 static int
@@ -54,7 +56,7 @@ conf_load(const char *path, struct sprovd_conf *conf, struct sp_cfg **cfgp,
 	struct sp_cfg *c;
 	const char *v;
 	size_t idx;
-	long n;
+	long n, sessions;
 
 	memset(conf, 0, sizeof(*conf));
 	conf->path = path;
@@ -142,6 +144,8 @@ conf_load(const char *path, struct sprovd_conf *conf, struct sp_cfg **cfgp,
 	    (uint64_t)sysconf(_SC_NPROCESSORS_ONLN), &conf->workers, err) == -1 ||
 	    num(c, "max_connections", 16, 1000000, 20000,
 	    &conf->live.max_connections, err) == -1 ||
+	    num(c, "max_handshakes", 16, 1000000, 1024,
+	    &conf->live.max_handshakes, err) == -1 ||
 	    num(c, "max_header", 1024, SP_HTTP_HEAD_MAX, 8192,
 	    &conf->live.max_header, err) == -1 ||
 	    num(c, "max_report", 1024, SP_REPORT_MAX, 256 * 1024,
@@ -150,7 +154,10 @@ conf_load(const char *path, struct sprovd_conf *conf, struct sp_cfg **cfgp,
 	    &conf->live.timeout_handshake, err) == -1 ||
 	    num(c, "timeout_request", 1, 600, 10,
 	    &conf->live.timeout_request, err) == -1 ||
-	    num(c, "timeout_idle", 1, 3600, 30, &conf->live.timeout_idle, err) == -1)
+	    num(c, "timeout_idle", 1, 3600, 30, &conf->live.timeout_idle, err) == -1 ||
+	    num(c, "session_cache", 0, SP_TLS_SESSIONS_MAX,
+	    SP_TLS_SESSIONS_DEFAULT, &sessions, err) == -1)
 		return -1;
+	conf->tls.session_cache = (size_t)sessions;
 	return 0;
 }

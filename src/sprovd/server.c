@@ -49,7 +49,7 @@ static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 #define NBUCKETS	(sizeof(buckets) / sizeof(buckets[0]))
 
 struct metrics {
-	atomic_ulong	 accepted, refused, hs_ok, hs_failed;
+	atomic_ulong	 accepted, refused, hs_ok, hs_failed, paused;
 	atomic_ulong	 status[NSTATUS + 1];		/* last: other */
 	atomic_ulong	 profile_bytes;
 	atomic_ulong	 latency[NBUCKETS + 1];		/* last: +Inf */
@@ -129,6 +129,8 @@ struct worker {
 	pthread_mutex_t		 lock;
 	struct job		*done;		/* completed reports */
 	uint64_t		 next_id;
+	long			 handshaking;	/* provisioning conns in TLS */
+	bool			 paused;	/* listeners out of epoll */
 };
 
 /* Replaced by a reload, freed when the server stops. */
@@ -223,6 +225,10 @@ metrics_text(struct server *s, struct sp_buf *b)
 	    "sprovd_handshakes_total{result=\"ok\"} %lu\n"
 	    "sprovd_handshakes_total{result=\"failed\"} %lu\n",
 	    atomic_load(&s->m.hs_ok), atomic_load(&s->m.hs_failed));
+	sp_buf_printf(b, "# HELP sprovd_accept_paused_total Times a worker "
+	    "stopped accepting at max_handshakes.\n# TYPE "
+	    "sprovd_accept_paused_total counter\nsprovd_accept_paused_total "
+	    "%lu\n", atomic_load(&s->m.paused));
 	sp_buf_printf(b, "# HELP sprovd_requests_total Responses by status."
 	    "\n# TYPE sprovd_requests_total counter\n");
 	for (i = 0; i <= NSTATUS; i++)
@@ -271,11 +277,63 @@ set_events(struct conn *c, uint32_t ev)
 		c->events = ev;
 }
 
+/*
+ * Handshakes in progress are what a storm of phones costs in memory (about
+ * 80 KiB each inside OpenSSL).  Past the limit this worker stops accepting:
+ * new connections wait in the kernel's listen queue, which costs nothing
+ * here, and are taken as handshakes finish.
+ */
+static long
+handshake_limit(struct server *s)
+{
+	long n = live(s)->max_handshakes / s->nworkers;
+
+	return n > 0 ? n : 1;
+}
+
+static void
+listeners(struct worker *w, bool on)
+{
+	struct server *s = w->srv;
+	struct epoll_event e;
+	size_t k;
+
+	if (w->paused == !on)
+		return;
+	for (k = 0; k < s->nlfds; k++) {
+		if (w->ltag[k].kind != TAG_LISTEN)
+			continue;
+		memset(&e, 0, sizeof(e));
+		e.events = EPOLLIN | EPOLLEXCLUSIVE;
+		e.data.ptr = &w->ltag[k];
+		epoll_ctl(w->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
+		    w->ltag[k].fd, on ? &e : NULL);
+	}
+	w->paused = !on;
+}
+
+/* A provisioning connection leaves the handshake (done or closed). */
+static void
+handshake_left(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (c->admin)
+		return;
+	w->handshaking--;
+	if (w->paused && w->handshaking <= handshake_limit(w->srv) * 3 / 4 &&
+	    !atomic_load(&w->srv->stop))
+		listeners(w, true);
+}
+
 /* The single close path. */
 static void
 conn_close(struct conn *c)
 {
 	struct worker *w = c->w;
+
+	if (c->state == C_HANDSHAKE)
+		handshake_left(c);
 
 	if (c->tls != NULL) {
 		sp_tls_close(c->tls);
@@ -975,6 +1033,7 @@ conn_handshake(struct conn *c)
 		return;
 	}
 	atomic_fetch_add(&c->w->srv->m.hs_ok, 1);
+	handshake_left(c);
 	identify(c);
 	c->state = C_READ;
 	c->deadline = now_ms() + live(c->w->srv)->timeout_idle * 1000;
@@ -1030,6 +1089,11 @@ do_accept(struct worker *w, int lfd, bool admin)
 	int fd, one = 1;
 
 	for (;;) {
+		if (!admin && w->handshaking >= handshake_limit(s)) {
+			listeners(w, false);
+			atomic_fetch_add(&s->m.paused, 1);
+			return;
+		}
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1 && (errno == EMFILE || errno == ENFILE) &&
 		    w->reserve != -1) {
@@ -1071,6 +1135,8 @@ do_accept(struct worker *w, int lfd, bool admin)
 		c->id = ++w->next_id;
 		c->file = -1;
 		c->state = C_HANDSHAKE;
+		if (!admin)
+			w->handshaking++;
 		c->deadline = now_ms() + live(s)->timeout_handshake * 1000;
 		sp_buf_init(&c->in, (size_t)(live(s)->max_header +
 		    live(s)->max_report));
@@ -1082,6 +1148,8 @@ do_accept(struct worker *w, int lfd, bool admin)
 		pthread_mutex_unlock(&s->tls_lock);
 		if (c->tls == NULL) {
 			atomic_fetch_sub(&s->nconns, 1);
+			if (!admin)
+				w->handshaking--;
 			close(fd);
 			free(c);
 			continue;

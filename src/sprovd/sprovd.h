@@ -29,6 +29,7 @@ struct sprovd_live {
 	char			 prefix[65];	/* "" or "/something" */
 	enum unknown_policy	 unknown;
 	long			 max_connections;	/* per process */
+	long			 max_handshakes;	/* in progress, per process */
 	long			 max_header;		/* bytes */
 	long			 max_report;		/* bytes */
 	long			 timeout_handshake;	/* seconds */

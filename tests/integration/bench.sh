@@ -100,4 +100,19 @@ refuse "no identities: a clear error" 1 "no device identity" \
 refuse "a bad option value is named" 1 "--tls 1.1: 1.2 or 1.3" \
     "$BENCH" --ids ids --server-ca ca/server-ca.crt --connect \
     "127.0.0.1:$PORT" --name "$NAME" --tls 1.1
+
+# Bounded handshakes (max_handshakes) and encrypted tickets (session_cache 0).
+kill "$PID"; wait "$PID" 2>/dev/null
+printf 'max_handshakes 16\nsession_cache 0\n' >> sprovd.conf
+rm -f listen.txt
+$SPROVD -d -f sprovd.conf 2>>sprovd.log &
+PID=$!
+for i in $(seq 1 100); do [ -s listen.txt ] && break; sleep 0.05; done
+PORT=$(sed 's/.*://' listen.txt)
+run --mode storm --window 0 --random-delay 0 --retry-scale 600 -c 60
+check "max_handshakes 16, 60 phones at once: all provisioned, none refused" \
+    test "$(val done)" = 60 -a "$(val retries)" = 0
+run -r 100 -c 8 --mode resume
+check "session_cache 0: sessions resume through encrypted tickets" \
+    test "$(val ok)" = 100 -a "$(val resumed)" = 100
 done_testing
