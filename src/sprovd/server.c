@@ -111,6 +111,7 @@ struct cached {
 	char		 mac[SP_MAC_HEXLEN + 1];
 	char		 model[SP_MODEL_MAX + 1];
 	uint64_t	 gen;
+	bool		 known;		/* an active device at gen */
 	char		 etag[SP_ETAG_MAX + 1];
 	struct sp_buf	 body;
 };
@@ -533,21 +534,24 @@ cache_slot(struct worker *w, const char *mac)
 	return &w->cache[h % CACHE_SLOTS];
 }
 
-/* The device's profile, rendered or from the cache.  NULL on error. */
+/*
+ * The device's profile at store generation gen, rendered or from the
+ * cache.  known: the device record was read at gen and is active.  NULL on
+ * error.
+ */
 static struct cached *
-profile_for(struct conn *c)
+profile_for(struct conn *c, uint64_t gen, bool known)
 {
 	struct worker *w = c->w;
 	struct cached *e = cache_slot(w, c->mac);
 	struct sp_profile *prof;
 	unsigned char md[32];
-	uint64_t gen;
 
-	if (sp_store_generation(w->store, &gen) == -1)
-		return NULL;
 	if (strcmp(e->mac, c->mac) == 0 && strcmp(e->model, c->model) == 0 &&
-	    e->gen == gen)
+	    e->gen == gen) {
+		e->known = e->known || known;
 		return e;
+	}
 	if ((prof = sp_profile_new()) == NULL)
 		return NULL;
 	e->mac[0] = '\0';
@@ -566,6 +570,7 @@ profile_for(struct conn *c)
 	memcpy(e->mac, c->mac, sizeof(e->mac));
 	snprintf(e->model, sizeof(e->model), "%s", c->model);
 	e->gen = gen;
+	e->known = known;
 	return e;
 }
 
@@ -600,11 +605,32 @@ route_profile(struct conn *c, const char *name)
 	struct job *j;
 	int rc = path_mac(c, name, mac);
 
+	uint64_t gen;
+	bool known;
+
 	if (own_mac(c, rc, mac, "asked for the profile of") == -1)
 		return;
-	if (device_allowed(c, &d, "profile") == -1)
+	if (sp_store_generation(c->w->store, &gen) == -1) {
+		sp_log(c->w->srv->log, SP_LOG_ERR, "store: %s",
+		    sp_store_error(c->w->store));
+		respond_error(c, 503);
 		return;
-	if ((e = profile_for(c)) == NULL) {
+	}
+	/*
+	 * Every change to a device (state, deletion, model, groups) moves the
+	 * generation: a profile cached at this generation for an active
+	 * device needs no second look at the device's record.
+	 */
+	e = c->has_mac ? cache_slot(c->w, c->mac) : NULL;
+	if (e != NULL && e->known && e->gen == gen &&
+	    strcmp(e->mac, c->mac) == 0 && strcmp(e->model, c->model) == 0)
+		known = true;
+	else {
+		if (device_allowed(c, &d, "profile") == -1)
+			return;
+		known = d.mac[0] != '\0';	/* registering: not yet */
+	}
+	if ((e = profile_for(c, gen, known)) == NULL) {
 		sp_log(c->w->srv->log, SP_LOG_ERR, "profile of %s: %s", c->mac,
 		    sp_store_error(c->w->store));
 		respond_error(c, 503);
@@ -621,11 +647,14 @@ route_profile(struct conn *c, const char *name)
 			atomic_fetch_add(&c->w->srv->m.profile_bytes,
 			    e->body.len);
 	}
+	/* Last seen and the audit row: one job, one queue operation. */
 	if ((j = job_new(c, JOB_SEEN)) != NULL) {
 		snprintf(j->etag, sizeof(j->etag), "%s", e->etag);
+		snprintf(j->event, sizeof(j->event), "profile");
+		snprintf(j->route, sizeof(j->route), "%s", c->req.path);
+		j->status = c->status;
 		writer_submit(c->w->srv->writer, j);
 	}
-	audit(c, "profile", c->status, e->etag);
 }
 
 static void

@@ -32,31 +32,41 @@ struct writer {
 };
 
 static int
-apply(struct writer *w, struct job *j)
+audit_job(struct writer *w, const struct job *j)
 {
 	struct sp_audit a;
+
+	memset(&a, 0, sizeof(a));
+	a.when = (time_t)j->when;
+	a.event = j->event;
+	a.mac = j->mac[0] ? j->mac : NULL;
+	a.cert_serial = j->cert_serial[0] ? j->cert_serial : NULL;
+	a.ip = j->ip;
+	a.route = j->route;
+	a.status = j->status;
+	a.etag = j->etag[0] ? j->etag : NULL;
+	return sp_store_audit_append(w->store, &a);
+}
+
+static int
+apply(struct writer *w, struct job *j)
+{
 	struct sp_profile *parsed;
 	struct sp_err err;
 
 	switch (j->kind) {
 	case JOB_SEEN:
-		return sp_store_device_seen(w->store, j->mac, (time_t)j->when,
+		/* A profile fetch: last seen, and its audit row when named. */
+		if (sp_store_device_seen(w->store, j->mac, (time_t)j->when,
 		    j->ip, j->user_agent, j->cert_serial,
-		    j->etag[0] ? j->etag : NULL);
+		    j->etag[0] ? j->etag : NULL) == -1)
+			return -1;
+		return j->event[0] != '\0' ? audit_job(w, j) : 0;
 	case JOB_REGISTER:
 		return sp_store_device_put(w->store, j->mac, j->serial[0] ?
 		    j->serial : NULL, j->model[0] ? j->model : NULL);
 	case JOB_AUDIT:
-		memset(&a, 0, sizeof(a));
-		a.when = (time_t)j->when;
-		a.event = j->event;
-		a.mac = j->mac[0] ? j->mac : NULL;
-		a.cert_serial = j->cert_serial[0] ? j->cert_serial : NULL;
-		a.ip = j->ip;
-		a.route = j->route;
-		a.status = j->status;
-		a.etag = j->etag[0] ? j->etag : NULL;
-		return sp_store_audit_append(w->store, &a);
+		return audit_job(w, j);
 	case JOB_ADMIN:
 		return admin_exec(w->store, j->method, j->route, j->body,
 		    j->bodylen, &j->resp_status, &j->resp, &j->resplen);
