@@ -76,7 +76,7 @@ endef
 $(eval $(call variant,build,$(RELEASE),-pie -Wl$(,)-z$(,)relro$(,)-z$(,)now))
 $(eval $(call variant,build-asan,$(SANITIZE),-fsanitize=address$(,)undefined))
 
-.PHONY: all asan deps run test unit check-banned bench-ca clean format fuzz
+.PHONY: all asan deps run test unit check-banned bench bench-ca clean format fuzz
 TOOLS	 = $(patsubst tests/tools/%.c,%,$(wildcard tests/tools/*.c))
 all: build/sprov-ca build/sprovd build/sprovctl build/sprov-agent build/sprov-bench \
 	build/bench/tls-floor $(addprefix build/tests/,$(UNITS)) \
@@ -101,6 +101,12 @@ test: deps
 
 check-banned:
 	@scripts/check-banned
+
+# sprovd against nginx, the crypto limit and the library floor (not a test;
+# about 20 minutes; BENCH_ARGS="--no-storm" etc., see bench/run).
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bench/run $(BENCH_ARGS)
 
 bench-ca: deps
 	@$(MAKE) --no-print-directory all build/bench/crypto-limit
