@@ -663,8 +663,10 @@ sp_store_open(const char *url, struct sp_err *err)
 	sqlite3_finalize(st);
 	st = NULL;
 	/* FULL: a commit reported to the caller is on disk. */
+	/* Reads through a shared mapping rather than one pread per page:
+	 * every sprovd worker reads profiles on each request. */
 	if (open_exec(s, path, "PRAGMA synchronous=FULL;"
-	    "PRAGMA foreign_keys=ON;") == -1)
+	    "PRAGMA foreign_keys=ON;PRAGMA mmap_size=268435456;") == -1)
 		goto fail;
 	if (migrate(s, path) == -1)
 		goto fail;
