@@ -26,7 +26,8 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
-#include "sprov/str.h"
+#include "sprov/err.h"
+#include "sprov/x509.h"
 
 struct id {
 	X509		*cert;
@@ -63,21 +64,15 @@ static int
 load_one(const char *crt, struct id *id)
 {
 	char keyf[4096];
-	FILE *f;
+	struct sp_err err;
 	size_t n = strlen(crt);
 
 	if (n < 4 || n + 1 > sizeof(keyf))
 		return -1;
 	memcpy(keyf, crt, n - 4);
 	memcpy(keyf + n - 4, ".key", 5);
-	if ((f = fopen(crt, "r")) == NULL)
-		return -1;
-	id->cert = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	if ((f = fopen(keyf, "r")) == NULL)
-		return -1;
-	id->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-	fclose(f);
+	id->cert = sp_x509_cert_load(crt, &err);
+	id->key = id->cert ? sp_x509_key_load(keyf, NULL, &err) : NULL;
 	return id->cert != NULL && id->key != NULL ? 0 : -1;
 }
 

@@ -201,26 +201,21 @@ cause_add(struct bench *b, const char *what)
 
 /* --- identities ------------------------------------------------------- */
 
+/* MAC.crt and the MAC.key beside it (refused when group/world readable). */
 static int
-load_pem(const char *crt, struct phone *p)
+load_pem(const char *crt, struct phone *p, struct sp_err *err)
 {
 	char keyf[4096];
 	size_t n = strlen(crt);
-	FILE *f;
 
 	if (n < 4 || n >= sizeof(keyf))
-		return -1;
+		return sp_err_set(err, "%s: path too long", crt);
 	memcpy(keyf, crt, n - 4);
 	memcpy(keyf + n - 4, ".key", 5);
-	if ((f = fopen(crt, "r")) == NULL)
+	if ((p->cert = sp_x509_cert_load(crt, err)) == NULL ||
+	    (p->key = sp_x509_key_load(keyf, NULL, err)) == NULL)
 		return -1;
-	p->cert = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	if ((f = fopen(keyf, "r")) == NULL)
-		return -1;
-	p->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-	fclose(f);
-	return p->cert != NULL && p->key != NULL ? 0 : -1;
+	return 0;
 }
 
 static int
@@ -270,6 +265,7 @@ load_phones(struct bench *b)
 	char **names = NULL;
 	size_t n = 0, cap = 0, i, want = b->o->nphones;
 	const char *base;
+	struct sp_err err;
 
 	collect(b->o->ids, 0, &names, &n, &cap);
 	if (n == 0)
@@ -281,9 +277,8 @@ load_phones(struct bench *b)
 	if ((b->phones = calloc(want, sizeof(*b->phones))) == NULL)
 		fatal("%s", "out of memory");
 	for (i = 0; i < want; i++) {
-		if (load_pem(names[i], &b->phones[i]) == -1)
-			fatal("%s: cannot read the certificate and its key",
-			    names[i]);
+		if (load_pem(names[i], &b->phones[i], &err) == -1)
+			fatal("%s", err.msg);
 		base = strrchr(names[i], '/');
 		base = base ? base + 1 : names[i];
 		memcpy(b->phones[i].mac, base, SP_MAC_HEXLEN);
@@ -592,6 +587,22 @@ parse_head(struct conn *c)
 static void launch(struct bench *b, struct conn *c, struct phone *ph,
     double due);
 
+/* After an SSL call that did not finish: wait for the socket, or fail. */
+static void
+io_wait(struct bench *b, struct conn *c, int r, const char *stage)
+{
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		watch(b, c, EPOLLIN);
+		break;
+	case SSL_ERROR_WANT_WRITE:
+		watch(b, c, EPOLLOUT);
+		break;
+	default:
+		conn_fail(b, c, ssl_cause(c->ssl, r, stage));
+	}
+}
+
 static void
 complete(struct bench *b, struct conn *c)
 {
@@ -688,18 +699,8 @@ step(struct bench *b, struct conn *c)
 				request_prepare(b, c);
 				break;
 			}
-			switch (SSL_get_error(c->ssl, r)) {
-			case SSL_ERROR_WANT_READ:
-				watch(b, c, EPOLLIN);
-				return;
-			case SSL_ERROR_WANT_WRITE:
-				watch(b, c, EPOLLOUT);
-				return;
-			default:
-				conn_fail(b, c, ssl_cause(c->ssl, r,
-				    "handshake"));
-				return;
-			}
+			io_wait(b, c, r, "handshake");
+			return;
 		case C_WRITE:
 			ERR_clear_error();
 			errno = 0;
@@ -711,18 +712,8 @@ step(struct bench *b, struct conn *c)
 					c->st = C_READ;
 				break;
 			}
-			switch (SSL_get_error(c->ssl, r)) {
-			case SSL_ERROR_WANT_READ:
-				watch(b, c, EPOLLIN);
-				return;
-			case SSL_ERROR_WANT_WRITE:
-				watch(b, c, EPOLLOUT);
-				return;
-			default:
-				conn_fail(b, c, ssl_cause(c->ssl, r,
-				    "sending the request"));
-				return;
-			}
+			io_wait(b, c, r, "sending the request");
+			return;
 		case C_READ:
 			if (c->inlen == BENCH_RESP_MAX) {
 				conn_fail(b, c, "response too large");
@@ -752,19 +743,9 @@ step(struct bench *b, struct conn *c)
 				}
 				break;
 			}
-			switch (SSL_get_error(c->ssl, r)) {
-			case SSL_ERROR_WANT_READ:
-				watch(b, c, EPOLLIN);
-				return;
-			case SSL_ERROR_WANT_WRITE:
-				watch(b, c, EPOLLOUT);
-				return;
-			default:
-				conn_fail(b, c, ssl_cause(c->ssl, r,
-				    c->inlen ? "reading the response" :
-				    "waiting for the response"));
-				return;
-			}
+			io_wait(b, c, r, c->inlen ? "reading the response" :
+			    "waiting for the response");
+			return;
 		}
 	}
 }

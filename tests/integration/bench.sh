@@ -97,6 +97,13 @@ refuse "a server not under the trusted CA is refused" 1 \
 refuse "no identities: a clear error" 1 "no device identity" \
     "$BENCH" --ids var --server-ca ca/server-ca.crt --connect \
     "127.0.0.1:$PORT" --name "$NAME" -r 5
+k=$(find ids -name '02aa00000003.key')
+chmod 644 "$k"
+refuse "a phone key readable by others is refused, naming it" 1 \
+    "02aa00000003.key: secret file is accessible by group/others" \
+    "$BENCH" --ids ids --server-ca ca/server-ca.crt --connect \
+    "127.0.0.1:$PORT" --name "$NAME" -r 5
+chmod 600 "$k"
 refuse "a bad option value is named" 1 "--tls 1.1: 1.2 or 1.3" \
     "$BENCH" --ids ids --server-ca ca/server-ca.crt --connect \
     "127.0.0.1:$PORT" --name "$NAME" --tls 1.1
