@@ -132,7 +132,7 @@ struct bench {
 	size_t		 nheap;
 	size_t		 ndone;
 	double		 last_done;
-	long		 rss_max_kib;
+	long		 rss_max_kib, anon_max_kib;
 	double		 client_cpu;	/* seconds, measured phase */
 };
 
@@ -305,9 +305,12 @@ field(char *p, int n)
 	return *p != '\0' ? p : NULL;
 }
 
-/* utime + stime in ticks, and VmRSS/VmHWM in KiB, of one process. */
+/* utime + stime in ticks, and VmRSS/VmHWM/RssAnon in KiB, of one
+ * process.  RssAnon is the process's own memory; the rest of RSS is file
+ * pages (a mapped database), the page cache under another name. */
 static int
-proc_read(pid_t pid, unsigned long long *ticks, long *rss, long *hwm)
+proc_read(pid_t pid, unsigned long long *ticks, long *rss, long *hwm,
+    long *anon)
 {
 	char path[64], buf[4096], *p;
 	unsigned long long ut, st;
@@ -330,7 +333,7 @@ proc_read(pid_t pid, unsigned long long *ticks, long *rss, long *hwm)
 	ut = strtoull(p, &p, 10);
 	st = strtoull(p, NULL, 10);
 	*ticks = ut + st;
-	*rss = *hwm = 0;
+	*rss = *hwm = *anon = 0;
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	if ((f = fopen(path, "r")) != NULL) {
 		while (fgets(buf, sizeof(buf), f) != NULL) {
@@ -338,6 +341,8 @@ proc_read(pid_t pid, unsigned long long *ticks, long *rss, long *hwm)
 				*rss = strtol(buf + 6, NULL, 10);
 			else if (strncmp(buf, "VmHWM:", 6) == 0)
 				*hwm = strtol(buf + 6, NULL, 10);
+			else if (strncmp(buf, "RssAnon:", 8) == 0)
+				*anon = strtol(buf + 8, NULL, 10);
 		}
 		fclose(f);
 	}
@@ -382,22 +387,23 @@ add_children(struct opts *o)
 
 struct sample {
 	unsigned long long ticks;
-	long rss, hwm;
+	long rss, hwm, anon;
 };
 
 static void
 server_sample(const struct opts *o, struct sample *s)
 {
 	unsigned long long t;
-	long rss, hwm;
+	long rss, hwm, anon;
 	size_t i;
 
 	memset(s, 0, sizeof(*s));
 	for (i = 0; i < o->npids; i++)
-		if (proc_read(o->pids[i], &t, &rss, &hwm) == 0) {
+		if (proc_read(o->pids[i], &t, &rss, &hwm, &anon) == 0) {
 			s->ticks += t;
 			s->rss += rss;
 			s->hwm += hwm;
+			s->anon += anon;
 		}
 }
 
@@ -961,6 +967,8 @@ run(struct bench *b, uint64_t warmup)
 			server_sample(b->o, &s);
 			if (s.rss > b->rss_max_kib)
 				b->rss_max_kib = s.rss;
+			if (s.anon > b->anon_max_kib)
+				b->anon_max_kib = s.anon;
 			last_rss = t;
 		}
 		ms = (int)(wait * 1000);
@@ -1032,10 +1040,11 @@ report(struct bench *b, const struct sample *s0, const struct sample *s1)
 	if (o->npids > 0)
 		printf("  server     %zu process%s, %.2f s CPU: %.0f us per "
 		    "request, %.0f requests per core-second; peak RSS %ld "
-		    "KiB\n", o->npids, o->npids == 1 ? "" : "es", cpu,
+		    "KiB (anonymous %ld)\n", o->npids, o->npids == 1 ? "" : "es", cpu,
 		    b->ok ? cpu / (double)b->ok * 1e6 : 0,
 		    cpu > 0 ? (double)b->ok / cpu : 0,
-		    b->rss_max_kib > s1->rss ? b->rss_max_kib : s1->rss);
+		    b->rss_max_kib > s1->rss ? b->rss_max_kib : s1->rss,
+		    b->anon_max_kib > s1->anon ? b->anon_max_kib : s1->anon);
 	if (o->mode == M_STORM) {
 		size_t never = b->nphones - b->ndone;
 		double done = b->last_done - b->t_measure;
@@ -1053,13 +1062,15 @@ report(struct bench *b, const struct sample *s0, const struct sample *s1)
 	printf("RESULT mode=%s ok=%llu failed=%llu secs=%.3f rps=%.1f "
 	    "p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f resumed=%llu "
 	    "server_cpu_s=%.3f server_us_per_req=%.1f server_per_core_s=%.1f "
-	    "server_rss_peak_kib=%ld server_hwm_kib=%ld client_cpu_pct=%.0f",
+	    "server_rss_peak_kib=%ld server_anon_peak_kib=%ld "
+	    "server_hwm_kib=%ld client_cpu_pct=%.0f",
 	    mode, (unsigned long long)b->ok, (unsigned long long)b->failed,
 	    secs, (double)b->ok / secs, pct(b, 50), pct(b, 90), pct(b, 99),
 	    pct(b, 100), (unsigned long long)b->resumed, cpu,
 	    b->ok ? cpu / (double)b->ok * 1e6 : 0,
 	    cpu > 0 ? (double)b->ok / cpu : 0,
-	    b->rss_max_kib > s1->rss ? b->rss_max_kib : s1->rss, s1->hwm,
+	    b->rss_max_kib > s1->rss ? b->rss_max_kib : s1->rss,
+	    b->anon_max_kib > s1->anon ? b->anon_max_kib : s1->anon, s1->hwm,
 	    b->client_cpu / secs * 100);
 	if (o->mode == M_STORM)
 		printf(" done=%zu never=%zu retries=%llu completion_s=%.3f",
@@ -1329,6 +1340,7 @@ main(int argc, char *argv[])
 	b.t_measure = b.next_arrival = now();
 	server_sample(&o, &s0);
 	b.rss_max_kib = s0.rss;
+	b.anon_max_kib = s0.anon;
 	b.client_cpu = cpu_self();
 	run(&b, 0);
 	b.client_cpu = cpu_self() - b.client_cpu;
