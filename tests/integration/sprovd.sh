@@ -192,6 +192,20 @@ check "foreign CA: refused" test "$(code foreign/000e08000001 \
     /prov/000e08000001.xml)" = 000
 check "expired certificate: refused" test "$(code old /prov/self.xml)" = 000
 has "expired is logged with the reason" sprovd.log "certificate has expired"
+# A remembered verdict (the verdict cache) ends at the certificate's expiry.
+mkreq soon.key soon.csr "/OU=CP-8841-3PCC/L=SNsoon/ST=000e08000001/CN=000e08000001" \
+    -newkey ec -pkeyopt ec_paramgen_curve:P-256
+openssl ca -batch -config ca.cnf -cert ca/device-ca.crt -keyfile \
+    ca/device-ca.key -in soon.csr -out soon.crt -startdate 20200101000000Z \
+    -enddate "$(date -u -d '+5 seconds' +%Y%m%d%H%M%SZ)" -extensions ext \
+    -notext >/dev/null 2>&1
+check "a certificate about to expire: served (and its verdict remembered)" \
+    test "$(code soon /prov/self.xml)" = 200
+check "... served again from the remembered verdict" \
+    test "$(code soon /prov/self.xml)" = 200
+sleep 6
+check "... refused once it has expired, remembered or not" \
+    test "$(code soon /prov/self.xml)" = 000
 check "quarantined device: 403" test "$(code dev/000e08000003 \
     /prov/self.xml)" = 403
 check "unknown device (reject policy): 403" test "$(code dev/000e08000004 \
