@@ -306,15 +306,13 @@ verdict_slot(struct sp_tls_server *s, const unsigned char h[32], bool *found)
 	return victim;
 }
 
+/* h: the certificate's cert_hash(). */
 static bool
-verdict_known(struct sp_tls_server *s, X509 *x)
+verdict_known(struct sp_tls_server *s, const unsigned char h[32])
 {
-	unsigned char h[32];
 	struct verdict *v;
 	bool found = false, ok = false;
 
-	if (!cert_hash(s, x, h))
-		return false;
 	pthread_mutex_lock(&s->vlock);
 	if (s->verdicts != NULL) {
 		v = verdict_slot(s, h, &found);
@@ -324,19 +322,18 @@ verdict_known(struct sp_tls_server *s, X509 *x)
 	return ok;
 }
 
+/* Remembers the verdict of xs, a successful verification of the
+ * certificate whose cert_hash() is h. */
 static void
-verdict_keep(struct sp_tls_server *s, X509_STORE_CTX *xs)
+verdict_keep(struct sp_tls_server *s, X509_STORE_CTX *xs,
+    const unsigned char h[32])
 {
 	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(xs);
-	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
-	unsigned char h[32];
 	struct verdict *v;
 	time_t until = time(NULL) + SP_TLS_VERDICT_TTL_S, t;
 	bool found;
 	int i;
 
-	if (leaf == NULL || !cert_hash(s, leaf, h))
-		return;
 	for (i = 0; i < sk_X509_num(chain); i++) {
 		t = asn1_time(X509_get0_notAfter(sk_X509_value(chain, i)));
 		if (t == 0)
@@ -365,12 +362,15 @@ verify_cb(X509_STORE_CTX *xs, void *arg)
 {
 	struct sp_tls_server *s = arg;
 	X509 *leaf = X509_STORE_CTX_get0_cert(xs);
+	unsigned char h[32];
+	bool hashed;
 	int r;
 
-	if (leaf != NULL && verdict_known(s, leaf))
+	hashed = leaf != NULL && cert_hash(s, leaf, h);
+	if (hashed && verdict_known(s, h))
 		return 1;
-	if ((r = X509_verify_cert(xs)) == 1)
-		verdict_keep(s, xs);
+	if ((r = X509_verify_cert(xs)) == 1 && hashed)
+		verdict_keep(s, xs, h);
 	return r > 0 ? r : 0;
 }
 
@@ -459,6 +459,9 @@ server_build(const struct sp_tls_server *old, const struct sp_tls_config *c,
 	SSL_CTX_set_num_tickets(s->ctx, 1);
 	if (c->ticket_keys == NULL && c->session_cache > 0) {
 		SSL_CTX_set_options(s->ctx, SSL_OP_NO_TICKET);
+		/* No sweep of the whole cache every 255 handshakes: a full
+		 * cache drops its oldest session, and lookups refuse expired
+		 * ones. */
 		SSL_CTX_set_session_cache_mode(s->ctx, SSL_SESS_CACHE_SERVER |
 		    SSL_SESS_CACHE_NO_AUTO_CLEAR);
 		SSL_CTX_sess_set_cache_size(s->ctx, (long)c->session_cache);
@@ -620,21 +623,27 @@ reverify(struct sp_tls_conn *c)
 	X509_STORE *st = SSL_CTX_get_cert_store(SSL_get_SSL_CTX(c->ssl));
 	X509 *peer = SSL_get0_peer_certificate(c->ssl);
 	X509_STORE_CTX *xs;
+	unsigned char h[32];
+	bool hashed;
 	int ok = 0;
 
-	if (peer == NULL || (xs = X509_STORE_CTX_new()) == NULL) {
+	if (peer == NULL) {
 		snprintf(c->err, sizeof(c->err), "resumed session without a "
 		    "client certificate");
 		return -1;
 	}
-	if (verdict_known(c->srv, peer)) {
-		X509_STORE_CTX_free(xs);
+	hashed = cert_hash(c->srv, peer, h);
+	if (hashed && verdict_known(c->srv, h))
 		return 0;
+	if ((xs = X509_STORE_CTX_new()) == NULL) {
+		snprintf(c->err, sizeof(c->err), "resumed session: out of "
+		    "memory");
+		return -1;
 	}
 	if (X509_STORE_CTX_init(xs, st, peer, NULL) == 1 &&
 	    X509_STORE_CTX_set_purpose(xs, X509_PURPOSE_SSL_CLIENT) == 1 &&
-	    (ok = X509_verify_cert(xs) == 1))
-		verdict_keep(c->srv, xs);
+	    (ok = X509_verify_cert(xs) == 1) && hashed)
+		verdict_keep(c->srv, xs, h);
 	if (!ok)
 		snprintf(c->err, sizeof(c->err), "resumed session: client "
 		    "certificate: %s", X509_verify_cert_error_string(
