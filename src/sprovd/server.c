@@ -335,7 +335,6 @@ conn_close(struct conn *c)
 
 	if (c->state == C_HANDSHAKE)
 		handshake_left(c);
-
 	if (c->tls != NULL) {
 		sp_tls_close(c->tls);
 		sp_tls_conn_free(c->tls);
@@ -376,18 +375,30 @@ job_new(struct conn *c, enum job_kind kind)
 	return j;
 }
 
-static void
-audit(struct conn *c, const char *event, int status, const char *etag)
+/* A writer job of kind (JOB_AUDIT, or JOB_SEEN with its audit row) for
+ * this request: event, status and etag recorded.  NULL when out of memory. */
+static struct job *
+audit_job(struct conn *c, enum job_kind kind, const char *event, int status,
+    const char *etag)
 {
-	struct job *j = job_new(c, JOB_AUDIT);
+	struct job *j = job_new(c, kind);
 
 	if (j == NULL)
-		return;
+		return NULL;
 	snprintf(j->event, sizeof(j->event), "%s", event);
 	snprintf(j->route, sizeof(j->route), "%s", c->req.path);
 	snprintf(j->etag, sizeof(j->etag), "%s", etag ? etag : "");
 	j->status = status;
-	writer_submit(c->w->srv->writer, j);
+	return j;
+}
+
+static void
+audit(struct conn *c, const char *event, int status, const char *etag)
+{
+	struct job *j = audit_job(c, JOB_AUDIT, event, status, etag);
+
+	if (j != NULL)
+		writer_submit(c->w->srv->writer, j);
 }
 
 static void
@@ -535,20 +546,25 @@ cache_slot(struct worker *w, const char *mac)
 }
 
 /*
- * The device's profile at store generation gen, rendered or from the
- * cache.  known: the device record was read at gen and is active.  NULL on
- * error.
+ * The device's profile at store generation gen, from its cache slot e or
+ * rendered into it.  known: the device record was read at gen and is
+ * active.  NULL on error.
  */
+static bool
+cache_fresh(const struct cached *e, const struct conn *c, uint64_t gen)
+{
+	return e->gen == gen && strcmp(e->mac, c->mac) == 0 &&
+	    strcmp(e->model, c->model) == 0;
+}
+
 static struct cached *
-profile_for(struct conn *c, uint64_t gen, bool known)
+profile_for(struct conn *c, struct cached *e, uint64_t gen, bool known)
 {
 	struct worker *w = c->w;
-	struct cached *e = cache_slot(w, c->mac);
 	struct sp_profile *prof;
 	unsigned char md[32];
 
-	if (strcmp(e->mac, c->mac) == 0 && strcmp(e->model, c->model) == 0 &&
-	    e->gen == gen) {
+	if (cache_fresh(e, c, gen)) {
 		e->known = e->known || known;
 		return e;
 	}
@@ -603,10 +619,9 @@ route_profile(struct conn *c, const char *name)
 	struct cached *e;
 	struct sp_device d;
 	struct job *j;
-	int rc = path_mac(c, name, mac);
-
 	uint64_t gen;
 	bool known;
+	int rc = path_mac(c, name, mac);
 
 	if (own_mac(c, rc, mac, "asked for the profile of") == -1)
 		return;
@@ -622,15 +637,15 @@ route_profile(struct conn *c, const char *name)
 	 * device needs no second look at the device's record.
 	 */
 	e = c->has_mac ? cache_slot(c->w, c->mac) : NULL;
-	if (e != NULL && e->known && e->gen == gen &&
-	    strcmp(e->mac, c->mac) == 0 && strcmp(e->model, c->model) == 0)
+	if (e != NULL && e->known && cache_fresh(e, c, gen))
 		known = true;
 	else {
 		if (device_allowed(c, &d, "profile") == -1)
 			return;
 		known = d.mac[0] != '\0';	/* registering: not yet */
 	}
-	if ((e = profile_for(c, gen, known)) == NULL) {
+	/* device_allowed() refused every certificate without a MAC. */
+	if ((e = profile_for(c, e, gen, known)) == NULL) {
 		sp_log(c->w->srv->log, SP_LOG_ERR, "profile of %s: %s", c->mac,
 		    sp_store_error(c->w->store));
 		respond_error(c, 503);
@@ -648,13 +663,9 @@ route_profile(struct conn *c, const char *name)
 			    e->body.len);
 	}
 	/* Last seen and the audit row: one job, one queue operation. */
-	if ((j = job_new(c, JOB_SEEN)) != NULL) {
-		snprintf(j->etag, sizeof(j->etag), "%s", e->etag);
-		snprintf(j->event, sizeof(j->event), "profile");
-		snprintf(j->route, sizeof(j->route), "%s", c->req.path);
-		j->status = c->status;
+	if ((j = audit_job(c, JOB_SEEN, "profile", c->status, e->etag)) !=
+	    NULL)
 		writer_submit(c->w->srv->writer, j);
-	}
 }
 
 static void

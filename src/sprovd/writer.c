@@ -32,7 +32,7 @@ struct writer {
 };
 
 static int
-audit_job(struct writer *w, const struct job *j)
+append_audit(struct writer *w, const struct job *j)
 {
 	struct sp_audit a;
 
@@ -61,12 +61,12 @@ apply(struct writer *w, struct job *j)
 		    j->ip, j->user_agent, j->cert_serial,
 		    j->etag[0] ? j->etag : NULL) == -1)
 			return -1;
-		return j->event[0] != '\0' ? audit_job(w, j) : 0;
+		return j->event[0] != '\0' ? append_audit(w, j) : 0;
 	case JOB_REGISTER:
 		return sp_store_device_put(w->store, j->mac, j->serial[0] ?
 		    j->serial : NULL, j->model[0] ? j->model : NULL);
 	case JOB_AUDIT:
-		return audit_job(w, j);
+		return append_audit(w, j);
 	case JOB_ADMIN:
 		return admin_exec(w->store, j->method, j->route, j->body,
 		    j->bodylen, &j->resp_status, &j->resp, &j->resplen);
