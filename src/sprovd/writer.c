@@ -16,7 +16,6 @@
 #include "sprov/store.h"
 #include "sprovd/sprovd.h"
 
-
 struct writer {
 	pthread_t	 thread;
 	pthread_mutex_t	 lock;
@@ -146,7 +145,7 @@ writer_main(void *arg)
 			break;
 		}
 		/*
-		 * Take up to BATCH_MAX jobs; an admin request runs alone, with
+		 * Take up to SP_WRITER_BATCH_MAX jobs; an admin request runs alone, with
 		 * the transactions it needs itself.
 		 */
 		for (n = 1, j = batch; j->kind != JOB_ADMIN && j->next != NULL &&
