@@ -53,6 +53,14 @@ out:
 }
 
 /* A channel asking the given servers (or the system's). */
+static void
+channel_close(ares_channel ch)
+{
+	if (ch != NULL)
+		ares_destroy(ch);
+	ares_library_cleanup();
+}
+
 static int
 channel(ares_channel *ch, const char *servers, struct sp_err *err)
 {
@@ -70,6 +78,22 @@ channel(ares_channel *ch, const char *servers, struct sp_err *err)
 	    (r = ares_set_servers_ports_csv(*ch, servers)) != ARES_SUCCESS)
 		return sp_err_set(err, "DNS servers '%s': %s", servers,
 		    ares_strerror(r));
+	return 0;
+}
+
+/* The library and a channel to servers; channel_close() undoes both. */
+static int
+channel_open(ares_channel *ch, const char *servers, struct sp_err *err)
+{
+	int r;
+
+	*ch = NULL;
+	if ((r = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS)
+		return sp_err_set(err, "DNS: %s", ares_strerror(r));
+	if (channel(ch, servers, err) == -1) {
+		channel_close(*ch);
+		return -1;
+	}
 	return 0;
 }
 
@@ -133,9 +157,9 @@ sp_resolve(const char *name, const char *servers, struct sp_addrs *out,
 {
 	struct ares_addrinfo_hints hints;
 	unsigned char buf[16];
-	ares_channel ch = NULL;
+	ares_channel ch;
 	struct query q;
-	int rc = -1, r;
+	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	if (inet_pton(AF_INET, name, buf) == 1 ||
@@ -144,10 +168,8 @@ sp_resolve(const char *name, const char *servers, struct sp_addrs *out,
 		out->n = 1;
 		return 0;
 	}
-	if ((r = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS)
-		return sp_err_set(err, "DNS: %s", ares_strerror(r));
-	if (channel(&ch, servers, err) == -1)
-		goto out;
+	if (channel_open(&ch, servers, err) == -1)
+		return -1;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_flags = ARES_AI_NOSORT;
@@ -162,10 +184,7 @@ sp_resolve(const char *name, const char *servers, struct sp_addrs *out,
 		sp_err_set(err, "DNS lookup of %s: no A or AAAA record", name);
 	else
 		rc = 0;
-out:
-	if (ch != NULL)
-		ares_destroy(ch);
-	ares_library_cleanup();
+	channel_close(ch);
 	return rc;
 }
 
@@ -235,15 +254,13 @@ int
 sp_resolve_srv(const char *name, const char *servers, struct sp_srv *out,
     size_t max, size_t *n, struct sp_err *err)
 {
-	ares_channel ch = NULL;
+	ares_channel ch;
 	struct srvq q;
-	int rc = -1, r;
+	int rc = -1;
 
 	*n = 0;
-	if ((r = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS)
-		return sp_err_set(err, "DNS: %s", ares_strerror(r));
-	if (channel(&ch, servers, err) == -1)
-		goto out;
+	if (channel_open(&ch, servers, err) == -1)
+		return -1;
 	memset(&q, 0, sizeof(q));
 	q.out = out;
 	q.max = max;
@@ -259,10 +276,7 @@ sp_resolve_srv(const char *name, const char *servers, struct sp_srv *out,
 		*n = q.n;
 		rc = 0;
 	}
-out:
-	if (ch != NULL)
-		ares_destroy(ch);
-	ares_library_cleanup();
+	channel_close(ch);
 	return rc;
 }
 
