@@ -31,6 +31,8 @@ UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNITS	 = $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
 FUZZ_SRC = $(wildcard fuzz/fuzz_*.c)
 FUZZERS	 = $(patsubst fuzz/%.c,%,$(FUZZ_SRC))
+# Program sources that hold a parser of untrusted bytes (fuzzed and replayed).
+FUZZ_APP_SRC = src/sprovd/admin.c src/sprov-agent/content.c
 
 # $(1) = build dir, $(2) = flags, $(3) = link flags
 define variant
@@ -66,9 +68,9 @@ $(1)/tests/tools/%: tests/tools/%.c $(1)/libsprov.a | $(1)/tests/tools
 $(1)/bench/%: bench/%.c $(1)/libsprov.a | $(1)/bench
 	@echo "  CC      $$@"
 	$(Q)$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) $(3) -o $$@ $$< $(1)/libsprov.a $$(PKGLIBS)
-$(1)/fuzz/%: fuzz/%.c fuzz/replay.c $(1)/libsprov.a | $(1)/fuzz
+$(1)/fuzz/%: fuzz/%.c fuzz/replay.c $$(patsubst src/%.c,$(1)/src/%.o,$$(FUZZ_APP_SRC)) $(1)/libsprov.a | $(1)/fuzz
 	@echo "  CC      $$@"
-	$(Q)$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) $(3) -o $$@ $$< fuzz/replay.c $(1)/libsprov.a $$(PKGLIBS)
+	$(Q)$$(CC) $(2) $$(BASE) $$(PKGCFLAGS) -Isrc $(3) -o $$@ $$< fuzz/replay.c $$(patsubst src/%.c,$(1)/src/%.o,$$(FUZZ_APP_SRC)) $(1)/libsprov.a $$(PKGLIBS)
 $(1)/lib $(1)/src/sprov-ca $(1)/src/sprovd $(1)/src/sprovctl $(1)/src/sprov-agent $(1)/src/sprov-bench $(1)/tests $(1)/tests/tools $(1)/bench $(1)/fuzz:
 	$(Q)mkdir -p $$@
 endef
@@ -76,7 +78,7 @@ endef
 $(eval $(call variant,build,$(RELEASE),-pie -Wl$(,)-z$(,)relro$(,)-z$(,)now))
 $(eval $(call variant,build-asan,$(SANITIZE),-fsanitize=address$(,)undefined))
 
-.PHONY: all asan deps run test unit check-banned bench bench-ca clean format fuzz
+.PHONY: all asan deps run test unit check-banned bench bench-ca clean format fuzz fuzz-build
 TOOLS	 = $(patsubst tests/tools/%.c,%,$(wildcard tests/tools/*.c))
 all: build/sprov-ca build/sprovd build/sprovctl build/sprov-agent build/sprov-bench \
 	build/bench/tls-floor $(addprefix build/tests/,$(UNITS)) \
@@ -116,23 +118,34 @@ format:
 	clang-format -i lib/*.c include/sprov/*.h src/*/*.c tests/unit/*.c
 
 # libFuzzer (clang) over every parser target (or FUZZ_TARGETS), FUZZ_SECONDS each (default
-# 60); new inputs land in fuzz/corpus/<target>/ (commit the interesting
-# ones, and every crash, as regression inputs).
+# 60), FUZZ_JOBS at a time, niced; see fuzz/campaign.  New inputs that add
+# coverage are merged into fuzz/corpus/<target>/ (commit them; every crash is
+# kept there as a regression input once fixed).
 FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 1
 FUZZ_TARGETS ?= $(FUZZERS)
-FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
-	-D_GNU_SOURCE -Iinclude -Ilib
-fuzz: deps
-	@command -v clang >/dev/null || { echo "make fuzz needs clang" \
-	    "(apt-get install clang libclang-rt-14-dev)"; exit 1; }
-	@mkdir -p build-fuzz
-	@for t in $(FUZZ_TARGETS); do \
-	  echo "  FUZZ    $$t ($(FUZZ_SECONDS) s)"; \
-	  clang $(FUZZ_CFLAGS) -o build-fuzz/$$t fuzz/$$t.c $(LIB_SRC) \
-	      $(PKGLIBS) || exit 1; \
-	  build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
-	      fuzz/corpus/$$t 2>&1 | tail -3 || exit 1; \
-	done
+FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all -std=c11 -D_GNU_SOURCE -Iinclude -Isrc
+FUZZ_OBJ = $(patsubst lib/%.c,build-fuzz/lib/%.o,$(LIB_SRC)) \
+	$(patsubst src/%.c,build-fuzz/src/%.o,$(FUZZ_APP_SRC))
+build-fuzz/lib/%.o: lib/%.c $(wildcard include/sprov/*.h)
+	@mkdir -p $(@D)
+	@echo "  CLANG   $@"
+	$(Q)clang $(FUZZ_CFLAGS) $(PKGCFLAGS) -c -o $@ $<
+build-fuzz/src/%.o: src/%.c $(wildcard include/sprov/*.h src/*/*.h)
+	@mkdir -p $(@D)
+	@echo "  CLANG   $@"
+	$(Q)clang $(FUZZ_CFLAGS) $(PKGCFLAGS) -c -o $@ $<
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ)
+	@echo "  CLANG   $@"
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $(PKGCFLAGS) -o $@ $< \
+	    $(FUZZ_OBJ) $(PKGLIBS)
+.SECONDARY: $(FUZZ_OBJ)
+fuzz-build:
+	@scripts/install-deps --fuzz
+	@$(MAKE) --no-print-directory $(addprefix build-fuzz/,$(FUZZ_TARGETS))
+fuzz: fuzz-build
+	@fuzz/campaign -j $(FUZZ_JOBS) -t $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf build build-asan build-fuzz
