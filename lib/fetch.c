@@ -26,6 +26,8 @@ struct attempt {
 	CURL				*cu;
 	int				 https;
 	int				 verified;	/* prereq passed */
+	size_t				 header_bytes;
+	char				 curlerr[CURL_ERROR_SIZE];
 	char				 why[SP_ERR_MAX];
 };
 
@@ -51,9 +53,38 @@ trace(const struct sp_fetch_opts *o, const char *step, int ok,
 static size_t
 collect(char *p, size_t size, size_t n, void *arg)
 {
-	struct sp_buf *b = arg;
+	struct attempt *a = arg;
 
-	return sp_buf_append(b, p, size * n) == 0 ? size * n : 0;
+	if (sp_buf_append(&a->res->body, p, size * n) == 0)
+		return size * n;
+	snprintf(a->why, sizeof(a->why), "response body larger than %zu "
+	    "bytes", a->o->max_bytes);
+	return 0;
+}
+
+/* libcurl bounds one header line, not how many come: we bound the sum. */
+static size_t
+header(char *p, size_t size, size_t n, void *arg)
+{
+	struct attempt *a = arg;
+
+	(void)p;
+	a->header_bytes += size * n;
+	if (a->header_bytes <= SP_FETCH_HEADERS_MAX)
+		return size * n;
+	snprintf(a->why, sizeof(a->why), "response headers larger than %d "
+	    "bytes", SP_FETCH_HEADERS_MAX);
+	return 0;
+}
+
+/* The phone trusts a server certificate signed by its root, or nearly. */
+static CURLcode
+ssl_ctx(CURL *cu, void *ctx, void *arg)
+{
+	(void)cu;
+	(void)arg;
+	SSL_CTX_set_verify_depth(ctx, SP_FETCH_CHAIN_DEPTH);
+	return CURLE_OK;
 }
 
 /*
@@ -191,13 +222,20 @@ attempt_one(const struct sp_fetch_opts *o, const struct srvctx *srv,
 	curl_easy_setopt(cu, CURLOPT_RESOLVE, resolve);
 	curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "https,http,tftp");
 	curl_easy_setopt(cu, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT, (long)SP_FETCH_CONNECT_S);
+	curl_easy_setopt(cu, CURLOPT_LOW_SPEED_LIMIT,
+	    (long)SP_FETCH_LOW_SPEED_BYTES);
+	curl_easy_setopt(cu, CURLOPT_LOW_SPEED_TIME, (long)SP_FETCH_LOW_SPEED_S);
+	curl_easy_setopt(cu, CURLOPT_ERRORBUFFER, a.curlerr);
+	curl_easy_setopt(cu, CURLOPT_HEADERFUNCTION, header);
+	curl_easy_setopt(cu, CURLOPT_HEADERDATA, &a);
+	curl_easy_setopt(cu, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx);
 	curl_easy_setopt(cu, CURLOPT_TIMEOUT, o->timeout > 0 ? o->timeout :
 	    60L);
 	curl_easy_setopt(cu, CURLOPT_MAXFILESIZE_LARGE,
 	    (curl_off_t)o->max_bytes);
 	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(cu, CURLOPT_WRITEDATA, &res->body);
+	curl_easy_setopt(cu, CURLOPT_WRITEDATA, &a);
 	curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
 	/* (a): only our roots; never the system store. */
 	curl_easy_setopt(cu, CURLOPT_CAINFO, o->trust);
@@ -230,11 +268,12 @@ attempt_one(const struct sp_fetch_opts *o, const struct srvctx *srv,
 	else if (rc == CURLE_PEER_FAILED_VERIFICATION ||
 	    rc == CURLE_SSL_CACERT_BADFILE) {
 		snprintf(res->err, sizeof(res->err), "server certificate not "
-		    "trusted: %s", curl_easy_strerror(rc));
+		    "trusted: %s", a.curlerr[0] ? a.curlerr :
+		    curl_easy_strerror(rc));
 		trace(o, "(a) chain to the trusted root", 0, "%s", res->err);
 	} else if (rc != CURLE_OK)
 		snprintf(res->err, sizeof(res->err), "%s: %s", addr,
-		    curl_easy_strerror(rc));
+		    a.curlerr[0] ? a.curlerr : curl_easy_strerror(rc));
 	if (rc == CURLE_OK) {
 		curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &res->status);
 		if ((res->status == 301 || res->status == 302) &&

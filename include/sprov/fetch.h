@@ -11,6 +11,10 @@
  * server by IP or another name; what counts is (a) to (c).  The name's
  * addresses are tried in order until one answers, each verified anew;
  * 301/302 are followed (at most SP_FETCH_REDIRECTS), verified anew.
+ * A chain with more than SP_FETCH_CHAIN_DEPTH CAs below the root, headers
+ * over SP_FETCH_HEADERS_MAX, a body over max_bytes and a server slower than
+ * SP_FETCH_LOW_SPEED_BYTES a second for SP_FETCH_LOW_SPEED_S are refused,
+ * each with its own message.
  * With srv, the servers come from the domain's SRV records; the CN must
  * name that domain and (c) uses the SRV target's addresses.
  */
@@ -21,8 +25,7 @@
 
 #include "sprov/buf.h"
 #include "sprov/err.h"
-
-#define SP_FETCH_REDIRECTS	5
+#include "sprov/limits.h"
 
 struct sp_fetch_opts {
 	const char	*url;		/* expanded */

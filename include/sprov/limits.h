@@ -117,6 +117,15 @@
 #define SP_TLS_SESSIONS_DEFAULT	16384
 #define SP_TLS_SESSIONS_MAX	1000000
 
+/* The agent's fetch (lib/fetch.c): what a server may make it read or wait. */
+#define SP_FETCH_REDIRECTS	5	/* 301/302 followed, each verified */
+#define SP_FETCH_TIMEOUT_S	60	/* a whole transfer */
+#define SP_FETCH_CONNECT_S	10
+#define SP_FETCH_HEADERS_MAX	(64 * 1024)	/* all response headers */
+#define SP_FETCH_LOW_SPEED_BYTES 64	/* slower than this per second... */
+#define SP_FETCH_LOW_SPEED_S	10	/* ...for this long: given up */
+#define SP_FETCH_CHAIN_DEPTH	2	/* CAs between the server and the root */
+
 /* Error messages carried on objects. */
 #define SP_ERR_MAX		512
 

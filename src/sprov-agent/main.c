@@ -342,8 +342,8 @@ fetch_opts(struct agent *a, struct sp_fetch_opts *o)
 	o->key = a->path[P_KEY];
 	o->trust = a->path[P_TRUST];
 	o->dns = param(a, "Primary_DNS");
-	o->max_bytes = 8 * 1024 * 1024;
-	o->timeout = 60;
+	o->max_bytes = SP_PROFILE_XML_MAX;
+	o->timeout = SP_FETCH_TIMEOUT_S;
 }
 
 
