@@ -1,8 +1,9 @@
 /*
  * Workers: each thread runs an epoll loop over non-blocking sockets.  A
- * connection moves HANDSHAKE -> READ (head, then body) -> [WAIT for the
- * store writer, reports only] -> WRITE -> READ (keep-alive) or closed,
- * through conn_close() only.  Every state has a deadline; the loop sweeps
+ * connection moves HELLO (accepted, nothing received yet: no TLS state) ->
+ * HANDSHAKE -> READ (head, then body) -> [WAIT for the store writer,
+ * reports only] -> WRITE -> READ (keep-alive) or closed, through
+ * conn_close() only.  Every state has a deadline; the loop sweeps
  * them four times a second.
  */
 #include <sys/epoll.h>
@@ -63,7 +64,7 @@ struct tag {
 	int		 fd;
 };
 
-enum conn_state { C_HANDSHAKE, C_READ, C_WAIT, C_WRITE, C_LINGER };
+enum conn_state { C_HELLO, C_HANDSHAKE, C_READ, C_WAIT, C_WRITE, C_LINGER };
 
 struct conn {
 	struct tag		 tag;		/* first: epoll data points here */
@@ -85,7 +86,7 @@ struct conn {
 	char			 cert_serial[80];
 	/* The request in progress. */
 	struct sp_buf		 in;
-	struct sp_http_req	 req;
+	struct sp_http_req	*req;		/* from the handshake on */
 	bool			 have_head;
 	size_t			 body_len;
 	bool			 keep_alive;
@@ -99,6 +100,9 @@ struct conn {
 	off_t			 file_off, file_end;
 	size_t			 sent;
 	struct conn		*prev, *next;
+	/* HELLO with its ClientHello waiting for a handshake slot. */
+	bool			 parked;
+	struct conn		*pprev, *pnext;
 };
 
 /*
@@ -132,6 +136,7 @@ struct worker {
 	uint64_t		 next_id;
 	long			 handshaking;	/* provisioning conns in TLS */
 	bool			 paused;	/* listeners out of epoll */
+	struct conn		*parked, *parked_tail;	/* FIFO */
 };
 
 /* Replaced by a reload, freed when the server stops. */
@@ -282,7 +287,10 @@ set_events(struct conn *c, uint32_t ev)
  * Handshakes in progress are what a storm of phones costs in memory (about
  * 80 KiB each inside OpenSSL).  Past the limit this worker stops accepting:
  * new connections wait in the kernel's listen queue, which costs nothing
- * here, and are taken as handshakes finish.
+ * here, and are taken as handshakes finish.  A connection that has sent
+ * nothing yet is not a handshake: it holds no TLS state (HELLO), so idle
+ * connections cannot stop the accepting; when its ClientHello comes while
+ * the limit is reached it is parked until a slot frees.
  */
 static long
 handshake_limit(struct server *s)
@@ -335,6 +343,16 @@ conn_close(struct conn *c)
 
 	if (c->state == C_HANDSHAKE)
 		handshake_left(c);
+	if (c->parked) {
+		if (c->pprev != NULL)
+			c->pprev->pnext = c->pnext;
+		else
+			w->parked = c->pnext;
+		if (c->pnext != NULL)
+			c->pnext->pprev = c->pprev;
+		else
+			w->parked_tail = c->pprev;
+	}
 	if (c->tls != NULL) {
 		sp_tls_close(c->tls);
 		sp_tls_conn_free(c->tls);
@@ -345,6 +363,7 @@ conn_close(struct conn *c)
 		close(c->file);
 	sp_buf_release(&c->in);
 	sp_buf_release(&c->out);
+	free(c->req);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -369,7 +388,7 @@ job_new(struct conn *c, enum job_kind kind)
 	snprintf(j->cert_serial, sizeof(j->cert_serial), "%s",
 	    c->cert_serial);
 	snprintf(j->user_agent, sizeof(j->user_agent), "%s",
-	    c->req.user_agent);
+	    c->req->user_agent);
 	j->worker = c->w->id;
 	j->conn_id = c->id;
 	return j;
@@ -386,7 +405,7 @@ audit_job(struct conn *c, enum job_kind kind, const char *event, int status,
 	if (j == NULL)
 		return NULL;
 	snprintf(j->event, sizeof(j->event), "%s", event);
-	snprintf(j->route, sizeof(j->route), "%s", c->req.path);
+	snprintf(j->route, sizeof(j->route), "%s", c->req->path);
 	snprintf(j->etag, sizeof(j->etag), "%s", etag ? etag : "");
 	j->status = status;
 	return j;
@@ -410,11 +429,11 @@ access_log(struct conn *c)
 
 	sp_log(c->w->srv->log, SP_LOG_INFO, "%s %s %s %s %d %zu %s \"%s\"",
 	    c->ip, c->admin ? c->operator_cn : c->has_mac ? c->mac : "-",
-	    m[c->req.method],
-	    sp_log_escape(path, sizeof(path), c->req.path,
-	    strlen(c->req.path)), c->status, c->sent,
+	    m[c->req->method],
+	    sp_log_escape(path, sizeof(path), c->req->path,
+	    strlen(c->req->path)), c->status, c->sent,
 	    sp_tls_version(c->tls), sp_log_escape(ua, sizeof(ua),
-	    c->req.user_agent, strlen(c->req.user_agent)));
+	    c->req->user_agent, strlen(c->req->user_agent)));
 }
 
 /* Starts a response: head (and body unless HEAD) into c->out. */
@@ -433,7 +452,7 @@ respond(struct conn *c, int status, const char *ctype, const char *body,
 	    len, c->keep_alive ? "keep-alive" : "close",
 	    ctype ? "Content-Type: " : "", ctype ? ctype : "",
 	    ctype ? "\r\n" : "", extra ? extra : "");
-	if (c->req.method != SP_HTTP_HEAD && body != NULL &&
+	if (c->req->method != SP_HTTP_HEAD && body != NULL &&
 	    sp_buf_append(&c->out, body, len) == -1) {
 		sp_buf_reset(&c->out);
 		c->status = 500;
@@ -652,13 +671,13 @@ route_profile(struct conn *c, const char *name)
 		return;
 	}
 	snprintf(hdr, sizeof(hdr), "ETag: %s\r\n", e->etag);
-	if (c->req.if_none_match[0] != '\0' &&
-	    etag_matches(c->req.if_none_match, e->etag))
+	if (c->req->if_none_match[0] != '\0' &&
+	    etag_matches(c->req->if_none_match, e->etag))
 		respond(c, 304, NULL, NULL, 0, hdr);
 	else {
 		respond(c, 200, "text/xml; charset=utf-8", e->body.data,
 		    e->body.len, hdr);
-		if (c->req.method == SP_HTTP_GET)
+		if (c->req->method == SP_HTTP_GET)
 			atomic_fetch_add(&c->w->srv->m.profile_bytes,
 			    e->body.len);
 	}
@@ -677,17 +696,17 @@ route_report_head(struct conn *c, const char *name)
 
 	if (own_mac(c, rc, mac, "tried to report as") == -1)
 		return;
-	if (c->req.content_length < 0) {
+	if (c->req->content_length < 0) {
 		respond_error(c, 411);
 		return;
 	}
-	if (c->req.content_length > live(c->w->srv)->max_report) {
+	if (c->req->content_length > live(c->w->srv)->max_report) {
 		respond_error(c, 413);
 		return;
 	}
 	if (device_allowed(c, &d, "report") == -1)
 		return;
-	c->body_len = (size_t)c->req.content_length;
+	c->body_len = (size_t)c->req->content_length;
 }
 
 /* An admin request (body, if any, complete) goes to the writer. */
@@ -701,11 +720,11 @@ route_admin_submit(struct conn *c)
 		respond_error(c, 503);
 		return;
 	}
-	memcpy(j->body, c->in.data + c->req.head_len, c->body_len);
+	memcpy(j->body, c->in.data + c->req->head_len, c->body_len);
 	j->body[c->body_len] = '\0';
 	j->bodylen = c->body_len;
-	j->method = (int)c->req.method;
-	snprintf(j->route, sizeof(j->route), "%s", c->req.path + 7);
+	j->method = (int)c->req->method;
+	snprintf(j->route, sizeof(j->route), "%s", c->req->path + 7);
 	c->state = C_WAIT;
 	set_events(c, 0);
 	c->deadline = now_ms() + live(c->w->srv)->timeout_request * 1000;
@@ -717,8 +736,8 @@ route_admin(struct conn *c)
 {
 	struct sp_buf b;
 
-	if (strcmp(c->req.path, "/metrics") == 0 &&
-	    (c->req.method == SP_HTTP_GET || c->req.method == SP_HTTP_HEAD)) {
+	if (strcmp(c->req->path, "/metrics") == 0 &&
+	    (c->req->method == SP_HTTP_GET || c->req->method == SP_HTTP_HEAD)) {
 		sp_buf_init(&b, 1 << 16);
 		metrics_text(c->w->srv, &b);
 		respond(c, 200, "text/plain; version=0.0.4", b.data ? b.data :
@@ -726,16 +745,16 @@ route_admin(struct conn *c)
 		sp_buf_release(&b);
 		return;
 	}
-	if (strncmp(c->req.path, "/api/v1/", 8) != 0) {
+	if (strncmp(c->req->path, "/api/v1/", 8) != 0) {
 		respond_error(c, 404);
 		return;
 	}
-	if (c->req.content_length > live(c->w->srv)->max_report) {
+	if (c->req->content_length > live(c->w->srv)->max_report) {
 		respond_error(c, 413);
 		return;
 	}
-	c->body_len = c->req.content_length > 0 ?
-	    (size_t)c->req.content_length : 0;
+	c->body_len = c->req->content_length > 0 ?
+	    (size_t)c->req->content_length : 0;
 	/* With no body to wait for, it goes now; else conn_read waits. */
 	if (c->body_len == 0)
 		route_admin_submit(c);
@@ -758,7 +777,7 @@ route_report_body(struct conn *c)
 		respond_error(c, 503);
 		return;
 	}
-	memcpy(j->body, c->in.data + c->req.head_len, c->body_len);
+	memcpy(j->body, c->in.data + c->req->head_len, c->body_len);
 	j->body[c->body_len] = '\0';
 	j->bodylen = c->body_len;
 	c->state = C_WAIT;
@@ -790,7 +809,7 @@ route_firmware(struct conn *c, const char *name)
 		respond_error(c, 404);
 		return;
 	}
-	r = sp_http_range(c->req.range[0] ? c->req.range : NULL, st.st_size,
+	r = sp_http_range(c->req->range[0] ? c->req->range : NULL, st.st_size,
 	    &first, &last);
 	if (r == -1) {
 		close(fd);
@@ -813,7 +832,7 @@ route_firmware(struct conn *c, const char *name)
 	/* Head now, file bytes streamed by conn_write(). */
 	respond(c, r == 0 ? 206 : 200, "application/octet-stream", NULL,
 	    (size_t)(last - first + 1), hdr);
-	if (c->req.method == SP_HTTP_HEAD || st.st_size == 0)
+	if (c->req->method == SP_HTTP_HEAD || st.st_size == 0)
 		close(fd);
 	else {
 		c->file = fd;
@@ -827,14 +846,14 @@ route_firmware(struct conn *c, const char *name)
 static void
 route(struct conn *c)
 {
-	const char *pre = live(c->w->srv)->prefix, *p = c->req.path;
+	const char *pre = live(c->w->srv)->prefix, *p = c->req->path;
 	size_t pl = strlen(pre);
-	bool get = c->req.method == SP_HTTP_GET ||
-	    c->req.method == SP_HTTP_HEAD;
-	bool put = c->req.method == SP_HTTP_POST ||
-	    c->req.method == SP_HTTP_PUT;
+	bool get = c->req->method == SP_HTTP_GET ||
+	    c->req->method == SP_HTTP_HEAD;
+	bool put = c->req->method == SP_HTTP_POST ||
+	    c->req->method == SP_HTTP_PUT;
 
-	c->keep_alive = c->req.keep_alive;
+	c->keep_alive = c->req->keep_alive;
 	c->body_len = 0;
 	if (c->admin) {
 		route_admin(c);
@@ -845,7 +864,7 @@ route(struct conn *c)
 		return;
 	}
 	p += pl;
-	if (get && c->req.content_length > 0) {
+	if (get && c->req->content_length > 0) {
 		respond_error(c, 400);
 		return;
 	}
@@ -876,7 +895,7 @@ conn_read(struct conn *c)
 	for (;;) {
 		if (!c->have_head && c->in.len > 0) {
 			rc = sp_http_parse(c->in.data, c->in.len,
-			    (size_t)live(s)->max_header, &c->req);
+			    (size_t)live(s)->max_header, c->req);
 			if (rc < 0) {
 				c->keep_alive = false;
 				respond_error(c, -rc);
@@ -889,7 +908,7 @@ conn_read(struct conn *c)
 					return;	/* answered already */
 			}
 		}
-		if (c->have_head && c->in.len >= c->req.head_len + c->body_len) {
+		if (c->have_head && c->in.len >= c->req->head_len + c->body_len) {
 			route_report_body(c);
 			return;
 		}
@@ -944,12 +963,12 @@ conn_linger(struct conn *c)
 static void
 conn_next(struct conn *c)
 {
-	size_t used = c->req.head_len + c->body_len;
+	size_t used = c->req->head_len + c->body_len;
 
 	observe(c->w->srv, c->status, now_us() - c->t_start);
 	access_log(c);
-	if (!c->keep_alive && c->req.content_length > 0 &&
-	    c->in.len < c->req.head_len + (size_t)c->req.content_length) {
+	if (!c->keep_alive && c->req->content_length > 0 &&
+	    c->in.len < c->req->head_len + (size_t)c->req->content_length) {
 		/* Refused before its body arrived: let the client finish
 		 * sending so that it reads the answer (not a RST). */
 		c->state = C_LINGER;
@@ -967,7 +986,7 @@ conn_next(struct conn *c)
 		used = c->in.len;
 	memmove(c->in.data, c->in.data + used, c->in.len - used);
 	c->in.len -= used;
-	memset(&c->req, 0, sizeof(c->req));
+	memset(c->req, 0, sizeof(*c->req));
 	c->have_head = false;
 	c->body_len = 0;
 	c->sent = 0;
@@ -1073,6 +1092,11 @@ conn_handshake(struct conn *c)
 		return;
 	}
 	atomic_fetch_add(&c->w->srv->m.hs_ok, 1);
+	/* 6 KiB that an idle or half-open connection does not hold. */
+	if ((c->req = calloc(1, sizeof(*c->req))) == NULL) {
+		conn_close(c);
+		return;
+	}
 	handshake_left(c);
 	identify(c);
 	c->state = C_READ;
@@ -1081,10 +1105,79 @@ conn_handshake(struct conn *c)
 	conn_read(c);
 }
 
+/* The first bytes arrived: TLS state now, within the handshake limit. */
+static void
+conn_hello(struct conn *c)
+{
+	struct worker *w = c->w;
+	struct server *s = w->srv;
+	struct sp_err err;
+	ssize_t r;
+	char b;
+
+	r = recv(c->tag.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return;
+	if (r != 1) {
+		conn_close(c);
+		return;
+	}
+	if (!c->admin && w->handshaking >= handshake_limit(s)) {
+		set_events(c, 0);
+		c->parked = true;
+		c->pnext = NULL;
+		c->pprev = w->parked_tail;
+		if (w->parked_tail != NULL)
+			w->parked_tail->pnext = c;
+		else
+			w->parked = c;
+		w->parked_tail = c;
+		c->deadline = now_ms() + live(s)->timeout_handshake * 1000;
+		return;
+	}
+	/* The context current now; a reload swaps it for later ones. */
+	pthread_mutex_lock(&s->tls_lock);
+	c->tls = sp_tls_accept(c->admin ? s->admin_tls : s->tls, c->tag.fd,
+	    &err);
+	pthread_mutex_unlock(&s->tls_lock);
+	if (c->tls == NULL) {
+		conn_close(c);
+		return;
+	}
+	if (!c->admin)
+		w->handshaking++;
+	c->state = C_HANDSHAKE;
+	c->deadline = now_ms() + live(s)->timeout_handshake * 1000;
+	conn_handshake(c);
+}
+
+/* Parked ClientHellos take the handshake slots that freed, in order. */
+static void
+unpark(struct worker *w)
+{
+	struct conn *c;
+
+	while ((c = w->parked) != NULL &&
+	    w->handshaking < handshake_limit(w->srv)) {
+		w->parked = c->pnext;
+		if (w->parked != NULL)
+			w->parked->pprev = NULL;
+		else
+			w->parked_tail = NULL;
+		c->parked = false;
+		set_events(c, EPOLLIN);
+		conn_hello(c);
+	}
+}
+
 static void
 conn_event(struct conn *c)
 {
 	switch (c->state) {
+	case C_HELLO:
+		conn_hello(c);
+		break;
 	case C_HANDSHAKE:
 		conn_handshake(c);
 		break;
@@ -1124,7 +1217,6 @@ do_accept(struct worker *w, int lfd, bool admin)
 {
 	struct server *s = w->srv;
 	struct epoll_event e;
-	struct sp_err err;
 	struct conn *c;
 	int fd, one = 1;
 
@@ -1174,26 +1266,12 @@ do_accept(struct worker *w, int lfd, bool admin)
 		c->admin = admin;
 		c->id = ++w->next_id;
 		c->file = -1;
-		c->state = C_HANDSHAKE;
-		if (!admin)
-			w->handshaking++;
+		c->state = C_HELLO;
 		c->deadline = now_ms() + live(s)->timeout_handshake * 1000;
 		sp_buf_init(&c->in, (size_t)(live(s)->max_header +
 		    live(s)->max_report));
 		sp_buf_init(&c->out, PROFILE_MAX + 4096);
 		peer_ip(fd, c->ip, sizeof(c->ip));
-		/* The context current now; a reload swaps it for later ones. */
-		pthread_mutex_lock(&s->tls_lock);
-		c->tls = sp_tls_accept(admin ? s->admin_tls : s->tls, fd, &err);
-		pthread_mutex_unlock(&s->tls_lock);
-		if (c->tls == NULL) {
-			atomic_fetch_sub(&s->nconns, 1);
-			if (!admin)
-				w->handshaking--;
-			close(fd);
-			free(c);
-			continue;
-		}
 		c->next = w->conns;
 		if (w->conns != NULL)
 			w->conns->prev = c;
@@ -1206,7 +1284,8 @@ do_accept(struct worker *w, int lfd, bool admin)
 			conn_close(c);
 			continue;
 		}
-		conn_handshake(c);
+		/* A phone's ClientHello is usually here already. */
+		conn_hello(c);
 	}
 }
 
@@ -1270,7 +1349,8 @@ sweep(struct worker *w)
 	for (c = w->conns; c != NULL; c = next) {
 		next = c->next;
 		/* Draining: connections between requests go now. */
-		if (atomic_load(&w->srv->stop) && (c->state == C_HANDSHAKE ||
+		if (atomic_load(&w->srv->stop) && (c->state == C_HELLO ||
+		    c->state == C_HANDSHAKE ||
 		    (c->state == C_READ && c->in.len == 0))) {
 			conn_close(c);
 			continue;
@@ -1334,6 +1414,7 @@ worker_main(void *arg)
 			else
 				conn_event((struct conn *)t);
 		}
+		unpark(w);
 		if (now_ms() - last >= TICK_MS) {
 			last = now_ms();
 			sweep(w);
