@@ -78,7 +78,7 @@ endef
 $(eval $(call variant,build,$(RELEASE),-pie -Wl$(,)-z$(,)relro$(,)-z$(,)now))
 $(eval $(call variant,build-asan,$(SANITIZE),-fsanitize=address$(,)undefined))
 
-.PHONY: all asan deps run test unit check-banned bench bench-ca clean format fuzz fuzz-build
+.PHONY: all asan deps run test unit check-banned bench bench-ca clean format fuzz fuzz-build valgrind
 TOOLS	 = $(patsubst tests/tools/%.c,%,$(wildcard tests/tools/*.c))
 all: build/sprov-ca build/sprovd build/sprovctl build/sprov-agent build/sprov-bench \
 	build/bench/tls-floor $(addprefix build/tests/,$(UNITS)) \
@@ -103,6 +103,13 @@ test: deps
 
 check-banned:
 	@scripts/check-banned
+
+# The integration tests with the programs under valgrind (slow: about
+# 20 minutes); zero reports is the bar.  See scripts/valgrind.
+valgrind: deps
+	@scripts/install-deps --valgrind
+	@$(MAKE) --no-print-directory all
+	@scripts/valgrind
 
 # sprovd against nginx, the crypto limit and the library floor (not a test;
 # about 20 minutes; BENCH_ARGS="--no-storm" etc., see bench/run).
@@ -148,4 +155,4 @@ fuzz: fuzz-build
 	@fuzz/campaign -j $(FUZZ_JOBS) -t $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-valgrind

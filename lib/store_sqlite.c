@@ -276,6 +276,9 @@ struct sp_store {
 	sqlite3		*db;
 	sqlite3_stmt	*st[ST_N];
 	struct sp_err	 err;
+	char		 path[PATH_MAX];
+	dev_t		 dev;		/* the file opened, to notice a */
+	ino_t		 ino;		/* removal or a replacement */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -373,10 +376,30 @@ struct tx {
 	int	own;
 };
 
+/*
+ * A database file removed (or replaced) under an open store still takes
+ * writes, into an inode nobody will open again: acknowledged writes would
+ * be lost at the next start.  Writes stop instead, with the reason.
+ */
+static int
+file_same(struct sp_store *s)
+{
+	struct stat sb;
+
+	if (stat(s->path, &sb) == 0 && sb.st_dev == s->dev &&
+	    sb.st_ino == s->ino)
+		return 0;
+	return sp_err_set(&s->err, "store: the database file %s was removed "
+	    "or replaced while open: nothing more is written to it (restore "
+	    "it, or restart on the right file)", s->path);
+}
+
 static int
 tx_begin(struct sp_store *s, struct tx *t, int write)
 {
 	t->own = sqlite3_get_autocommit(s->db);
+	if (t->own && write && file_same(s) == -1)
+		return -1;
 	if (t->own)
 		return exec_id(s, write ? ST_BEGIN : ST_BEGIN_READ);
 	return exec_id(s, ST_SAVEPOINT);
@@ -614,6 +637,7 @@ sp_store_open(const char *url, struct sp_err *err)
 	char shown[400];
 	sqlite3_stmt *st = NULL;
 	const unsigned char *mode;
+	struct stat sb;
 
 	if (url == NULL) {
 		sp_err_set(err, "store URL missing");
@@ -644,6 +668,13 @@ sp_store_open(const char *url, struct sp_err *err)
 		    sqlite3_errmsg(s->db) : "cannot open");
 		goto fail;
 	}
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	if (stat(path, &sb) == -1) {
+		sp_err_set(&s->err, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	s->dev = sb.st_dev;
+	s->ino = sb.st_ino;
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
 	/* No schema tricks (writable_schema...), no functions in a schema. */
@@ -708,6 +739,8 @@ sp_store_begin(struct sp_store *s)
 	if (!sqlite3_get_autocommit(s->db))
 		return sp_err_set(&s->err, "store: a transaction is already "
 		    "open");
+	if (file_same(s) == -1)
+		return -1;
 	return exec_id(s, ST_BEGIN);
 }
 

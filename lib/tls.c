@@ -526,6 +526,12 @@ sp_tls_server_unref(struct sp_tls_server *s)
 	free(s);
 }
 
+time_t
+sp_tls_server_crl_next(const struct sp_tls_server *s)
+{
+	return s->crl_next;
+}
+
 size_t
 sp_tls_server_ncerts(const struct sp_tls_server *s)
 {

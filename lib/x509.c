@@ -550,6 +550,14 @@ sp_x509_admin_subject(const char *name, const char *org, struct sp_err *err)
 	return n;
 }
 
+static int
+repeated(const X509_NAME *n, int nid)
+{
+	int idx = X509_NAME_get_index_by_NID(n, nid, -1);
+
+	return idx >= 0 && X509_NAME_get_index_by_NID(n, nid, idx) >= 0;
+}
+
 int
 sp_x509_device_identity(X509 *x, struct sp_identity *id, struct sp_err *err)
 {
@@ -558,6 +566,12 @@ sp_x509_device_identity(X509 *x, struct sp_identity *id, struct sp_err *err)
 	const char *why = NULL;
 
 	memset(id, 0, sizeof(*id));
+	/* Two MACs (or models, serials) in one subject: which one is it? */
+	if (repeated(n, NID_stateOrProvinceName) ||
+	    repeated(n, NID_organizationalUnitName) ||
+	    repeated(n, NID_localityName) || repeated(n, NID_commonName))
+		return sp_err_set(err, "the certificate's subject repeats ST, "
+		    "OU, L or CN: it names no single device");
 	if (sp_x509_name_get(n, NID_organizationalUnitName, id->model,
 	    sizeof(id->model)) == -1)
 		id->model[0] = '\0';

@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 #include <sys/types.h>
 
 #include <openssl/x509.h>
@@ -71,6 +72,9 @@ struct sp_tls_server	*sp_tls_server_reload(const struct sp_tls_server *old,
 			    const struct sp_tls_config *, struct sp_err *);
 void			 sp_tls_server_ref(struct sp_tls_server *);
 void			 sp_tls_server_unref(struct sp_tls_server *);
+/* The earliest nextUpdate of the CRLs loaded (0: no CRL).  Past it every
+ * client certificate is refused ("CRL has expired"): deny by default. */
+time_t			 sp_tls_server_crl_next(const struct sp_tls_server *);
 /* The leaf certificates loaded, for checks at start (borrowed). */
 size_t			 sp_tls_server_ncerts(const struct sp_tls_server *);
 X509			*sp_tls_server_cert(const struct sp_tls_server *,

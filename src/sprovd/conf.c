@@ -161,3 +161,35 @@ conf_load(const char *path, struct sprovd_conf *conf, struct sp_cfg **cfgp,
 	conf->tls.session_cache = (size_t)sessions;
 	return 0;
 }
+
+/*
+ * Whether the keys a running process cannot change are the same in o and
+ * n: listeners, workers, store, user, firmware_dir and (with certs set) the
+ * certificate and key files.
+ */
+int
+conf_same_restart_keys(const struct sprovd_conf *o, const struct sprovd_conf *n,
+    int certs)
+{
+	size_t i;
+	int same = o->nlisten == n->nlisten && o->nadmin == n->nadmin &&
+	    o->workers == n->workers;
+
+	for (i = 0; same && i < o->nlisten; i++)
+		same = strcmp(o->listen[i], n->listen[i]) == 0;
+	for (i = 0; same && i < o->nadmin; i++)
+		same = strcmp(o->admin_listen[i], n->admin_listen[i]) == 0;
+	if (certs) {
+		same = same && o->tls.ncerts == n->tls.ncerts;
+		for (i = 0; same && i < o->tls.ncerts; i++)
+			same = strcmp(o->tls.cert[i], n->tls.cert[i]) == 0 &&
+			    strcmp(o->tls.key[i], n->tls.key[i]) == 0;
+	}
+#define SAMESTR(a, b) (((a) == NULL && (b) == NULL) || ((a) != NULL && \
+	(b) != NULL && strcmp((a), (b)) == 0))
+	same = same && SAMESTR(o->store, n->store) &&
+	    SAMESTR(o->user, n->user) &&
+	    SAMESTR(o->firmware_dir, n->firmware_dir);
+#undef SAMESTR
+	return same;
+}

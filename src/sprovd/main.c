@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,8 +17,11 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -40,33 +44,26 @@ usage(void)
 
 /* Our own certificates must obey the rule phones apply to us. */
 static int
-check_certs(struct sp_tls_server *tls, const struct sprovd_conf *conf)
+check_certs(struct sp_tls_server *tls, const struct sprovd_conf *conf,
+    struct sp_err *err)
 {
 	char cn[SP_CN_MAX + 1];
 	enum sp_cn_verdict v;
-	struct sp_err err;
 	size_t i;
 
 	for (i = 0; i < sp_tls_server_ncerts(tls); i++) {
 		X509 *x = sp_tls_server_cert(tls, i);
 
 		if (sp_x509_name_cn(X509_get_subject_name(x), cn, sizeof(cn),
-		    &err) == -1) {
-			fprintf(stderr, "sprovd: %s: %s\n", conf->tls.cert[i],
-			    err.msg);
-			return -1;
-		}
-		if ((v = sp_cnrule_check(cn, strlen(cn), NULL, 0)) != SP_CN_OK) {
-			fprintf(stderr, "sprovd: %s: CN \"%s\" breaks the CN "
-			    "rule phones apply: %s\n", conf->tls.cert[i], cn,
+		    err) == -1)
+			return sp_err_prefix(err, "%s", conf->tls.cert[i]);
+		if ((v = sp_cnrule_check(cn, strlen(cn), NULL, 0)) != SP_CN_OK)
+			return sp_err_set(err, "%s: CN \"%s\" breaks the CN rule "
+			    "phones apply: %s", conf->tls.cert[i], cn,
 			    sp_cnrule_str(v));
-			return -1;
-		}
-		if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0) {
-			fprintf(stderr, "sprovd: %s: certificate expired\n",
+		if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0)
+			return sp_err_set(err, "%s: certificate expired",
 			    conf->tls.cert[i]);
-			return -1;
-		}
 	}
 	return 0;
 }
@@ -186,28 +183,207 @@ raise_fd_limit(const struct sprovd_conf *conf)
 }
 
 static int
-drop_privileges(const char *user)
+drop_privileges(const char *user, struct sp_err *err)
 {
 	struct passwd *pw;
 
-	if ((pw = getpwnam(user)) == NULL) {
-		fprintf(stderr, "sprovd: user %s: no such user\n", user);
-		return -1;
-	}
+	if ((pw = getpwnam(user)) == NULL)
+		return sp_err_set(err, "user %s: no such user", user);
 	if (geteuid() == 0) {
 		if (setgroups(1, &pw->pw_gid) == -1 ||
 		    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
-		    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
-			fprintf(stderr, "sprovd: cannot become %s: %s\n", user,
+		    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+			return sp_err_set(err, "cannot become %s: %s", user,
 			    strerror(errno));
-			return -1;
-		}
-	} else if (geteuid() != pw->pw_uid) {
-		fprintf(stderr, "sprovd: user %s: not root, cannot switch\n",
-		    user);
-		return -1;
-	}
+	} else if (geteuid() != pw->pw_uid)
+		return sp_err_set(err, "user %s: not root, cannot switch", user);
 	return 0;
+}
+
+/* What one server process is started with. */
+struct gen {
+	struct sprovd_conf	*conf;
+	struct sp_cfg		*cfg;
+	struct sp_tls_server	*tls, *admin_tls;
+	struct gen		*older;		/* kept: conf strings borrowed */
+};
+
+/*
+ * The server process of privilege separation: it drops to the configured
+ * user, can gain no privilege and cannot be traced or dumped, then serves
+ * (TLS, HTTP, store) until SIGTERM.  It gets what only root could read
+ * (keys, configuration) in memory, from the parent, by fork.
+ */
+static pid_t
+spawn(struct gen *g, int *fds, size_t nfds, struct sp_log *log)
+{
+	struct writer *wr;
+	struct sp_err err;
+	sigset_t set;
+	pid_t pid;
+	int rc;
+
+	if ((pid = fork()) != 0) {
+		if (pid == -1)
+			sp_log(log, SP_LOG_ERR, "fork: %s", strerror(errno));
+		return pid;
+	}
+	/* The parent gone, the server goes too (draining first). */
+	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	if (drop_privileges(g->conf->user, &err) == -1) {
+		sp_log(log, SP_LOG_ERR, "server process: %s", err.msg);
+		_exit(1);
+	}
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if ((wr = writer_start(g->conf->store, log, &err)) == NULL) {
+		sp_log(log, SP_LOG_ERR, "store writer: %s", err.msg);
+		_exit(1);
+	}
+	rc = server_run(g->conf, g->tls, g->admin_tls, fds, nfds,
+	    g->conf->nadmin, wr, log);
+	writer_stop(wr);
+	_exit(rc == 0 ? 0 : 1);
+}
+
+/*
+ * SIGHUP in the parent: everything read again as root, checked, then a new
+ * server process started with it; the old one drains.  Keys only a restart
+ * applies keep their old values.  On any error the old process serves on.
+ */
+static int
+regenerate(struct gen **gp, pid_t *cur, int *fds, size_t nfds,
+    struct sp_log *log)
+{
+	struct gen *o = *gp, *n;
+	struct sp_err err;
+	pid_t pid;
+
+	if ((n = calloc(1, sizeof(*n))) == NULL ||
+	    (n->conf = calloc(1, sizeof(*n->conf))) == NULL) {
+		sp_err_set(&err, "out of memory");
+		goto refused;
+	}
+	if (conf_load(o->conf->path, n->conf, &n->cfg, &err) == -1)
+		goto refused;
+	if (!conf_same_restart_keys(o->conf, n->conf, 0)) {
+		sp_log(log, SP_LOG_WARN, "reload: listen, admin_listen, "
+		    "workers, store, user or firmware_dir changed: they need a "
+		    "restart and keep their old values");
+		memcpy(n->conf->listen, o->conf->listen,
+		    sizeof(n->conf->listen));
+		n->conf->nlisten = o->conf->nlisten;
+		memcpy(n->conf->admin_listen, o->conf->admin_listen,
+		    sizeof(n->conf->admin_listen));
+		n->conf->nadmin = o->conf->nadmin;
+		n->conf->workers = o->conf->workers;
+		n->conf->store = o->conf->store;
+		n->conf->user = o->conf->user;
+		n->conf->firmware_dir = o->conf->firmware_dir;
+	}
+	if ((n->tls = sp_tls_server_new(&n->conf->tls, &err)) == NULL ||
+	    check_certs(n->tls, n->conf, &err) == -1)
+		goto refused;
+	if (n->conf->nadmin > 0 && (n->admin_tls = sp_tls_server_new(
+	    &n->conf->admin_tls, &err)) == NULL) {
+		sp_err_prefix(&err, "%s", "admin");
+		goto refused;
+	}
+	if ((pid = spawn(n, fds, nfds, log)) == -1) {
+		sp_err_set(&err, "cannot start a server process");
+		goto refused;
+	}
+	kill(*cur, SIGTERM);
+	sp_log(log, SP_LOG_INFO, "reloaded the configuration, certificates, "
+	    "client CAs, CRL and ticket keys: server process %ld replaces %ld",
+	    (long)pid, (long)*cur);
+	crl_warn(n->tls, log);
+	/* The old contexts go; its strings stay (the new conf may borrow). */
+	sp_tls_server_unref(o->tls);
+	sp_tls_server_unref(o->admin_tls);
+	o->tls = o->admin_tls = NULL;
+	n->older = o;
+	*gp = n;
+	*cur = pid;
+	return 0;
+refused:
+	sp_log(log, SP_LOG_ERR, "reload refused, the old configuration keeps "
+	    "serving: %s", err.msg);
+	if (n != NULL) {
+		sp_tls_server_unref(n->tls);
+		sp_tls_server_unref(n->admin_tls);
+		sp_cfg_free(n->cfg);
+		free(n->conf);
+		free(n);
+	}
+	return -1;
+}
+
+/*
+ * The parent of privilege separation: supervises the server process,
+ * restarts it when it dies (at most SPROVD_RESPAWN_MAX times a minute),
+ * replaces it on SIGHUP, stops it on SIGTERM/SIGINT and waits for every
+ * server process to finish draining.
+ */
+static int
+supervise(struct gen **gp, int *fds, size_t nfds, struct sp_log *log)
+{
+	time_t starts[SPROVD_RESPAWN_MAX] = { 0 };
+	struct timespec ts = { 1, 0 };
+	size_t nstart = 0;
+	bool stopping = false;
+	sigset_t set;
+	pid_t cur, p;
+	int sig, st;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if ((cur = spawn(*gp, fds, nfds, log)) == -1)
+		return -1;
+	starts[nstart++ % SPROVD_RESPAWN_MAX] = time(NULL);
+	for (;;) {
+		sig = sigtimedwait(&set, NULL, &ts);
+		while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (p != cur || stopping) {
+				sp_log(log, SP_LOG_INFO, "server process %ld "
+				    "finished", (long)p);
+				continue;
+			}
+			sp_log(log, SP_LOG_ERR, "server process %ld %s %d", (long)p,
+			    WIFSIGNALED(st) ? "killed by signal" :
+			    "exited with status", WIFSIGNALED(st) ?
+			    WTERMSIG(st) : WEXITSTATUS(st));
+			if (nstart >= SPROVD_RESPAWN_MAX && time(NULL) -
+			    starts[nstart % SPROVD_RESPAWN_MAX] < 60) {
+				sp_log(log, SP_LOG_ERR, "%d server processes "
+				    "died within a minute: giving up",
+				    SPROVD_RESPAWN_MAX);
+				return -1;
+			}
+			if ((cur = spawn(*gp, fds, nfds, log)) == -1)
+				return -1;
+			starts[nstart++ % SPROVD_RESPAWN_MAX] = time(NULL);
+			sp_log(log, SP_LOG_INFO, "server process %ld started",
+			    (long)cur);
+		}
+		if (stopping && p == -1 && errno == ECHILD)
+			return 0;
+		if (sig == SIGHUP && !stopping)
+			regenerate(gp, &cur, fds, nfds, log);
+		else if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
+			sp_log(log, SP_LOG_INFO, "%s: stopping the server "
+			    "process", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			stopping = true;
+			kill(cur, SIGTERM);
+		}
+	}
 }
 
 int
@@ -222,6 +398,7 @@ main(int argc, char *argv[])
 	struct sp_err err;
 	const char *file = NULL;
 	int fds[2 * SPROVD_MAX_LISTEN], ch, debug = 0, check = 0, verbose = 0;
+	bool privsep;
 	int rc = 1;
 	size_t nfds = 0, i;
 
@@ -251,19 +428,33 @@ main(int argc, char *argv[])
 		fprintf(stderr, "sprovd: %s\n", err.msg);
 		goto out;
 	}
-	if (check_certs(tls, &conf) == -1)
+	if (check_certs(tls, &conf, &err) == -1) {
+		fprintf(stderr, "sprovd: %s\n", err.msg);
 		goto out;
+	}
 	if (conf.nadmin > 0 && (admin_tls = sp_tls_server_new(&conf.admin_tls,
 	    &err)) == NULL) {
 		fprintf(stderr, "sprovd: admin: %s\n", err.msg);
 		goto out;
 	}
-	if ((st = sp_store_open(conf.store, &err)) == NULL) {
-		fprintf(stderr, "sprovd: store %s: %s\n", conf.store, err.msg);
-		goto out;
+	/*
+	 * With privilege separation the store is the server process's (run as
+	 * user): root opening it here could create it as root.
+	 */
+	privsep = conf.user != NULL && geteuid() == 0;
+	if (!privsep || check) {
+		if ((st = sp_store_open(conf.store, &err)) == NULL) {
+			fprintf(stderr, "sprovd: store %s: %s\n", conf.store,
+			    err.msg);
+			goto out;
+		}
+		sp_store_close(st);
 	}
-	sp_store_close(st);
 	if (check) {
+		struct sp_log *l = sp_log_new("sprovd", 1, SP_LOG_INFO);
+
+		crl_warn(tls, l);
+		sp_log_free(l);
 		printf("sprovd: %s: configuration OK\n", file);
 		rc = 0;
 		goto out;
@@ -287,21 +478,56 @@ main(int argc, char *argv[])
 	    report_listen(conf.listen_report, fds, nfds) == -1)
 		goto out;
 	raise_fd_limit(&conf);
-	if (conf.user != NULL && drop_privileges(conf.user) == -1)
+	if (!privsep) {
+		if (conf.user != NULL && drop_privileges(conf.user, &err) ==
+		    -1) {
+			fprintf(stderr, "sprovd: %s\n", err.msg);
+			goto out;
+		}
+		/* Nothing this process does later needs new privileges or a
+		 * core. */
+		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	} else if (getpwnam(conf.user) == NULL) {
+		fprintf(stderr, "sprovd: user %s: no such user\n", conf.user);
 		goto out;
-	/* Nothing this process does later needs new privileges or a core. */
-	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	}
 	if (!debug && daemon(1, 0) == -1) {
 		fprintf(stderr, "sprovd: daemon: %s\n", strerror(errno));
 		goto out;
 	}
 	log = sp_log_new("sprovd", debug, verbose ? SP_LOG_DEBUG :
 	    SP_LOG_INFO);
+	if (privsep) {
+		struct gen first = { &conf, NULL, tls, admin_tls, NULL }, *g;
+
+		crl_warn(tls, log);
+		sp_log(log, SP_LOG_INFO, "privilege separation: this process "
+		    "keeps root to read keys and configuration; the server "
+		    "process runs as %s", conf.user);
+		g = &first;
+		rc = supervise(&g, fds, nfds, log) == 0 ? 0 : 1;
+		/* The first generation's contexts are freed below. */
+		tls = first.tls;
+		admin_tls = first.admin_tls;
+		while (g != &first) {
+			struct gen *older = g->older;
+
+			sp_tls_server_unref(g->tls);
+			sp_tls_server_unref(g->admin_tls);
+			sp_cfg_free(g->cfg);
+			free(g->conf);
+			free(g);
+			g = older;
+		}
+		sp_log(log, SP_LOG_INFO, "stopped");
+		goto out;
+	}
 	if ((wr = writer_start(conf.store, log, &err)) == NULL) {
 		sp_log(log, SP_LOG_ERR, "store writer: %s", err.msg);
 		goto out;
 	}
+	crl_warn(tls, log);
 	sp_log(log, SP_LOG_INFO, "serving on %zu listener%s with %ld "
 	    "worker%s", nfds, nfds == 1 ? "" : "s", conf.workers,
 	    conf.workers == 1 ? "" : "s");

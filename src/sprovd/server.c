@@ -1064,8 +1064,13 @@ identify(struct conn *c)
 			snprintf(c->operator_cn, sizeof(c->operator_cn), "?");
 		return;
 	}
-	if (sp_x509_device_identity(peer, &id, &err) == -1)
+	if (sp_x509_device_identity(peer, &id, &err) == -1) {
+		/* Signed by a device CA we trust, yet no device: notable. */
+		sp_log(c->w->srv->log, SP_LOG_WARN, "security: %s: client "
+		    "certificate %s names no device: %s", c->ip,
+		    c->cert_serial, err.msg);
 		return;
+	}
 	c->generic = id.generic;
 	if (id.generic)
 		return;
@@ -1427,29 +1432,26 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/* An expired CRL refuses every phone: loud at start and at each reload. */
+void
+crl_warn(const struct sp_tls_server *tls, struct sp_log *log)
+{
+	time_t next = sp_tls_server_crl_next(tls);
+	char when[32];
+
+	if (next == 0 || next > time(NULL))
+		return;
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%SZ", gmtime(&next));
+	sp_log(log, SP_LOG_ERR, "the CRL expired at %s: every device is "
+	    "refused until a fresh one is installed (sprov-ca crl, then "
+	    "SIGHUP)", when);
+}
+
 /* Keys a running server cannot change: say so, keep the old values. */
 static void
 restart_only(struct server *s, const struct sprovd_conf *n)
 {
-	const struct sprovd_conf *o = s->conf;
-	size_t i;
-	int same = o->nlisten == n->nlisten && o->nadmin == n->nadmin &&
-	    o->tls.ncerts == n->tls.ncerts && o->workers == n->workers;
-
-	for (i = 0; same && i < o->nlisten; i++)
-		same = strcmp(o->listen[i], n->listen[i]) == 0;
-	for (i = 0; same && i < o->nadmin; i++)
-		same = strcmp(o->admin_listen[i], n->admin_listen[i]) == 0;
-	for (i = 0; same && i < o->tls.ncerts; i++)
-		same = strcmp(o->tls.cert[i], n->tls.cert[i]) == 0 &&
-		    strcmp(o->tls.key[i], n->tls.key[i]) == 0;
-#define SAMESTR(a, b) (((a) == NULL && (b) == NULL) || ((a) != NULL && \
-	(b) != NULL && strcmp((a), (b)) == 0))
-	same = same && SAMESTR(o->store, n->store) &&
-	    SAMESTR(o->user, n->user) &&
-	    SAMESTR(o->firmware_dir, n->firmware_dir);
-#undef SAMESTR
-	if (!same)
+	if (!conf_same_restart_keys(s->conf, n, 1))
 		sp_log(s->log, SP_LOG_WARN, "reload: listen, admin_listen, "
 		    "cert/key files, workers, store, user or firmware_dir "
 		    "changed: they need a restart and keep their old values");
@@ -1526,6 +1528,7 @@ reload(struct server *s)
 	free(n);
 	sp_log(s->log, SP_LOG_INFO, "reloaded the configuration, "
 	    "certificates, client CAs, CRL and ticket keys");
+	crl_warn(fresh, s->log);
 	return;
 fail:
 	sp_cfg_free(cfg);

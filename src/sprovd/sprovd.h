@@ -21,6 +21,9 @@
 
 #define SPROVD_MAX_LISTEN	16
 #define SPROVD_MAX_WORKERS	64
+/* Privilege separation: server processes restarted at most this many
+ * times a minute before the parent gives up. */
+#define SPROVD_RESPAWN_MAX	5
 
 enum unknown_policy { UNKNOWN_REJECT = 0, UNKNOWN_REGISTER };
 
@@ -59,6 +62,10 @@ struct sprovd_conf {
  */
 int	conf_load(const char *path, struct sprovd_conf *, struct sp_cfg **,
 	    struct sp_err *);
+
+/* 1 when the keys only a restart applies are unchanged (see conf.c). */
+int	conf_same_restart_keys(const struct sprovd_conf *,
+	    const struct sprovd_conf *, int certs);
 
 struct writer;
 struct server;
@@ -105,6 +112,7 @@ void		 writer_stop(struct writer *);
 void		 writer_set_completion(struct writer *,
 		    void (*)(void *, struct job *), void *);
 
+void		 crl_warn(const struct sp_tls_server *, struct sp_log *);
 int		 server_run(struct sprovd_conf *, struct sp_tls_server *,
 		    struct sp_tls_server *admin_tls, int *fds, size_t nfds,
 		    size_t nadmin, struct writer *, struct sp_log *);

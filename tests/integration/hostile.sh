@@ -296,4 +296,204 @@ check "SQL everywhere: the audit chain verifies" $SPROVCTL -u \
     --key adm/ops.key --resolve "$NAME:$APORT:127.0.0.1" audit verify
 base=$(fingerprint)
 
+# --- Certificates with odd subjects, signed by the real device CA.
+printf 'basicConstraints=critical,CA:FALSE\nextendedKeyUsage=clientAuth\n' \
+    > dev.ext
+big=$(head -c 65536 /dev/zero | od -An -vtx1 | tr -d ' \n')
+cp dev.ext big.ext
+echo "1.3.6.1.4.1.99999.1=ASN1:FORMAT:HEX,OCTETSTRING:$big" >> big.ext
+odd() {		# name subject [extfile]: odd/NAME.crt and .key
+	mkdir -p odd
+	openssl req -new -utf8 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+	    -nodes -keyout odd/$1.key -subj "$2" 2>/dev/null |
+	    openssl x509 -req -CA ca/device-ca.crt -CAkey ca/device-ca.key \
+	    -days 30 -extfile "${3:-dev.ext}" -out odd/$1.crt 2>/dev/null
+	chmod 600 odd/$1.key
+}
+odd empty "/"
+odd dupst "/OU=CP-8841-3PCC/L=SN$M1/ST=$M1/ST=$M2/CN=$M1"
+odd utf8 "/OU=CP-8841-3PCC/L=Séri€-ünï/ST=$M1/CN=Téléphone ☎"
+odd utf8mac "/OU=CP-8841-3PCC/L=SN1/ST=000e0800000①/CN=x"
+odd ext64k "/OU=CP-8841-3PCC/L=SN$M1/ST=$M1/CN=$M1" big.ext
+check "odd certificates made by the device CA" test -s odd/empty.crt -a \
+    -s odd/dupst.crt -a -s odd/utf8.crt -a -s odd/ext64k.crt
+check "a certificate with an empty subject: 403 (no device named)" test \
+    "$(code odd/empty /prov/$M1.xml)" = 403
+check "two ST (two MACs) in one subject: 403 (ambiguous)" test \
+    "$(code odd/dupst /prov/$M1.xml)" = 403
+check "... nor the other MAC's profile" test \
+    "$(code odd/dupst /prov/$M2.xml)" = 403
+has "two ST: the log names why" sprovd.log "repeats ST, OU, L or CN"
+check "UTF-8 serial and CN with a valid ST: served as that device" test \
+    "$(code odd/utf8 /prov/$M1.xml)" = 200
+check "a non-ASCII MAC in ST: 403" test "$(code odd/utf8mac /prov/self.xml)" \
+    = 403
+c=$(code odd/ext64k /prov/$M1.xml)
+check "a 64 KiB extension: served ($c), the certificate is valid" test "$c" = 200
+check "odd certificates: nothing stored changed" unchanged
+check "odd certificates: served after" served
+
+# --- An expired CRL: every phone refused (deny by default), said loudly.
+cat > crl.cnf <<'CNF'
+[ca]
+default_ca = d
+[d]
+database = crl-index.txt
+default_md = sha256
+crlnumber = crl-number
+CNF
+: > crl-index.txt; echo 1000 > crl-number
+mkcrl() {	# out nextupdate
+	openssl ca -gencrl -config crl.cnf -cert ca/device-ca.crt \
+	    -keyfile ca/device-ca.key -crl_lastupdate 20200101000000Z \
+	    -crl_nextupdate "$2" -out "$1" 2>/dev/null
+}
+mkcrl expired.crl 20200102000000Z
+stop
+write_conf <<< "crl $T/expired.crl"
+sed -i '/^crl .*device-ca.crl$/d' sprovd.conf
+$SPROVD -n -f sprovd.conf > crlcheck.txt 2>&1
+has "expired CRL: sprovd -n says every device will be refused" crlcheck.txt \
+    "the CRL expired at 2020-01-02 00:00:00Z: every device is refused"
+: > sprovd.log
+start
+check "expired CRL: a phone is refused in the handshake" test \
+    "$(code dev/$M1 /prov/$M1.xml)" = 000
+has "expired CRL: the log names it" sprovd.log "CRL has expired"
+has "expired CRL: said at start" sprovd.log "the CRL expired at"
+stop
+# A CRL that expires while sprovd runs: the remembered verdict ends too.
+mkcrl soon.crl "$(date -u -d '+4 seconds' +%Y%m%d%H%M%SZ)"
+write_conf <<< "crl $T/soon.crl"
+sed -i '/^crl .*device-ca.crl$/d' sprovd.conf
+start
+check "CRL valid for 4 more seconds: served" served
+check "... served again (verdict remembered)" served
+sleep 5
+check "... refused once the CRL has expired, remembered or not" test \
+    "$(code dev/$M1 /prov/$M1.xml)" = 000
+$CA crl >/dev/null
+cp ca/crl/device-ca.crl soon.crl
+kill -HUP $PID
+sleep 0.5
+check "a fresh CRL and SIGHUP: served again, no restart" served
+stop
+
+# --- A full disk during report writes (the store on a 6 MiB tmpfs this
+# test mounts): 503, profiles still served, nothing acknowledged lost;
+# with room again, reports are taken again.
+mkdir -p small
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=6m tmpfs small 2>/dev/null
+then
+	trap 'kill $PID 2>/dev/null; umount "$T/small" 2>/dev/null; rm -rf "$T"' EXIT
+	sqlite3 var/sprov.db "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+	cp var/sprov.db small/sprov.db
+	write_conf < /dev/null
+	sed -i "s|^store .*|store sqlite:$T/small/sprov.db|" sprovd.conf
+	start
+	for i in 1 2 3; do
+		printf '<flat-profile><Seq>full-%d</Seq></flat-profile>' $i > f$i.xml
+		c=$(code dev/$M2 /report/$M2.xml --data-binary @f$i.xml)
+		[ "$c" = 204 ] && echo full-$i >> facked.txt
+	done
+	check "full disk: 3 reports acknowledged before" test \
+	    "$(wc -l < facked.txt)" = 3
+	dd if=/dev/zero of=small/fill bs=64k 2>/dev/null
+	head -c 45000 /dev/urandom | base64 -w0 |
+	    sed 's/^/<flat-profile><Big>/; s/$/<\/Big><\/flat-profile>/' > big.xml
+	for i in 1 2 3 4 5; do
+		c=$(code dev/$M2 /report/$M2.xml --data-binary @big.xml)
+		[ "$c" != 204 ] && break
+	done
+	check "full disk: a report is answered 503 ($c)" test "$c" = 503
+	check "full disk: profiles are still served" served
+	has "full disk: the log names the cause" sprovd.log "full"
+	rm -f small/fill
+	c=$(code dev/$M2 /report/$M2.xml --data-binary @f1.xml)
+	check "full disk: with room again, a report is taken ($c)" test "$c" = 204
+	stop
+	check "full disk: every acknowledged report is in the store" sh -c "
+	    for s in \$(cat facked.txt); do
+		sqlite3 small/sprov.db \"SELECT count(*) FROM reports WHERE
+		    CAST(body AS TEXT) LIKE '%<Seq>'||'\$s'||'</Seq>%'\" |
+		    grep -qx '[1-9][0-9]*' || exit 1
+	    done"
+	check "full disk: the store passes SQLite's integrity check" test \
+	    "$(sqlite3 small/sprov.db 'PRAGMA integrity_check')" = ok
+	umount small
+else
+	skip "full disk" "mounting a small tmpfs needs root and mount permission"
+fi
+
+# --- The store file removed while sprovd runs: writes refused (503),
+# nothing acknowledged into a file nobody will open again.
+write_conf < /dev/null
+start
+check "store removed: served before" served
+mv var/sprov.db var/moved.db
+c=$(code dev/$M2 /report/$M2.xml --data-binary @f1.xml)
+check "store removed: a report is answered 503 ($c)" test "$c" = 503
+has "store removed: the log names it" sprovd.log "was removed or replaced"
+mv var/moved.db var/sprov.db
+c=$(code dev/$M2 /report/$M2.xml --data-binary @f2.xml)
+check "store back in place: reports taken again ($c)" test "$c" = 204
+
+# --- The store locked by another process beyond the busy timeout (10 s):
+# the report is answered 503, profiles are still served meanwhile.
+rm -f locked.txt
+( printf '.timeout 5000\nBEGIN IMMEDIATE;\nSELECT %s;\n' "'locked'"
+  sleep 13; echo "COMMIT;" ) | sqlite3 var/sprov.db > locked.txt &
+lockpid=$!
+for i in $(seq 1 50); do grep -q locked locked.txt 2>/dev/null && break
+	sleep 0.1; done
+check "store locked: another process holds the write lock" grep -q locked \
+    locked.txt
+code dev/$M2 /report/$M2.xml --data-binary @f3.xml --max-time 20 > lock.txt &
+reppid=$!
+sleep 1
+check "store locked: a profile is served meanwhile" served
+wait $reppid
+check "store locked: the report is answered 503 ($(cat lock.txt))" \
+    test "$(cat lock.txt)" = 503
+wait $lockpid
+c=$(code dev/$M2 /report/$M2.xml --data-binary @f3.xml)
+check "store unlocked: reports taken again ($c)" test "$c" = 204
+
+# --- kill -9 under load: restart, every acknowledged report is there,
+# the audit chain verifies.
+: > kacked.txt
+for k in 1 2; do
+	( while :; do code dev/$M1 /prov/$M1.xml >/dev/null; done ) &
+	eval "load$k=\$!"
+done
+( for i in $(seq 1 400); do
+	printf '<flat-profile><Seq>k9-%d</Seq></flat-profile>' $i > k$i.xml
+	c=$(code dev/$M2 /report/$M2.xml --data-binary @k$i.xml)
+	[ "$c" = 204 ] && echo k9-$i >> kacked.txt
+  done ) &
+burst=$!
+sleep 2
+kill -9 $PID
+wait $burst 2>/dev/null
+kill $load1 $load2 2>/dev/null
+wait $load1 $load2 2>/dev/null
+n=$(wc -l < kacked.txt)
+check "kill -9 under load: reports were acknowledged before ($n)" \
+    test "$n" -ge 3
+start
+missing=0
+while read -r s; do
+	[ "$(sqlite3 var/sprov.db "SELECT count(*) FROM reports WHERE
+	    CAST(body AS TEXT) LIKE '%<Seq>$s</Seq>%'")" -ge 1 ] ||
+	    missing=$((missing + 1))
+done < kacked.txt
+check "kill -9 under load: every acknowledged report is there ($n, \
+$missing missing)" test "$missing" = 0
+check "kill -9 under load: the audit chain verifies after restart" \
+    $SPROVCTL -u "https://$NAME:$APORT" --cacert ca/server-ca.crt \
+    --cert adm/ops.crt --key adm/ops.key --resolve "$NAME:$APORT:127.0.0.1" \
+    audit verify
+check "kill -9 under load: served after restart" served
+stop
+
 done_testing

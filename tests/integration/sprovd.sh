@@ -552,24 +552,64 @@ check "EMFILE: served again once descriptors are back" test "$(code \
 has "EMFILE logged" sprovd.log "out of file descriptors"
 stop
 
-# Privileges: after binding and loading keys, the workers run as user.
+# Privilege separation (root with a user): the parent keeps root to read
+# keys and configuration and supervises; the server process runs as user,
+# cannot gain privileges, is not dumpable, is replaced on SIGHUP and
+# restarted when it dies.
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	chmod 755 "$T"		# mktemp -d made it 0700: nobody could not reach var
 	chown -R nobody var
 	write_conf <<< "user nobody"
+	: > sprovd.log
 	start
-	check "runs as the configured user" test "$(awk '/^Uid:/ {print $2}' \
-	    /proc/$PID/status)" = "$(id -u nobody)"
-	check "no new privileges" test "$(awk '/^NoNewPrivs:/ {print $2}' \
-	    /proc/$PID/status)" = 1
-	check "serves and stores as that user" test "$(code dev/000e08000001 \
-	    /report/000e08000001.xml --data-binary @report.xml)" = 204
+	child() { pgrep -P $PID | head -1; }
+	C1=$(child)
+	check "privsep: the parent keeps root" test "$(awk '/^Uid:/ {print $2}' \
+	    /proc/$PID/status)" = 0
+	check "privsep: the server process runs as the configured user" test \
+	    "$(awk '/^Uid:/ {print $2}' /proc/$C1/status)" = "$(id -u nobody)"
+	check "privsep: the server process has no new privileges" test \
+	    "$(awk '/^NoNewPrivs:/ {print $2}' /proc/$C1/status)" = 1
+	check "privsep: the server process is not dumpable (its /proc is root's)" \
+	    test "$(stat -c %u /proc/$C1/environ)" = 0
+	check "privsep: the server process's user cannot read the key files" \
+	    sh -c "! su -s /bin/sh nobody -c 'cat $T/srv-ec.key' 2>/dev/null"
+	check "privsep: serves and stores as that user" test "$(code \
+	    dev/000e08000001 /report/000e08000001.xml --data-binary \
+	    @report.xml)" = 204
+	kill -HUP $PID
+	sleep 1
+	C2=$(child)
+	check "privsep: SIGHUP starts a new server process ($C1 -> $C2)" \
+	    test -n "$C2" -a "$C2" != "$C1"
+	check "privsep: the old one has drained and gone" sh -c \
+	    "! kill -0 $C1 2>/dev/null"
+	has "privsep: the handover is logged" sprovd.log "replaces $C1"
+	check "privsep: served after the reload" test "$(code dev/000e08000001 \
+	    /prov/self.xml)" = 200
+	echo "max_header nonsense" >> sprovd.conf
+	kill -HUP $PID
+	sleep 0.5
+	has "privsep: a bad configuration is refused" sprovd.log \
+	    "reload refused, the old configuration keeps serving: sprovd.conf:"
+	check "privsep: ... and the server process is the same" test \
+	    "$(child)" = "$C2"
+	sed -i '/^max_header nonsense$/d' sprovd.conf
+	kill -9 $C2
+	sleep 1.5
+	C3=$(child)
+	check "privsep: a killed server process is restarted ($C3)" test \
+	    -n "$C3" -a "$C3" != "$C2"
+	has "privsep: the death is logged" sprovd.log "killed by signal 9"
+	check "privsep: served by the restarted process" test "$(code \
+	    dev/000e08000001 /prov/self.xml)" = 200
 	stop
+	check "privsep: SIGTERM to the parent stops every process" sh -c \
+	    "! kill -0 $C3 2>/dev/null"
 	chown -R root var
 	chmod 700 "$T"
 else
-	echo "ok $((_n + 1)) - privilege drop # SKIP needs root and a user nobody"
-	_n=$((_n + 1))
+	skip "privilege separation" "needs root and a user nobody"
 fi
 
 # Session resumption across processes that share a ticket key file.

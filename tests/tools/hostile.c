@@ -128,6 +128,7 @@ idle(long n, long secs)
 			close(fds[i]);
 		}
 	printf("opened %ld closed-by-server %ld\n", opened, closed);
+	fflush(stdout);
 	free(fds);
 	return 0;
 }
@@ -202,6 +203,15 @@ gone:
 	}
 	printf("cut %ld answered-408 %ld after-max %.0f\n", cut, a408,
 	    maxlife);
+	fflush(stdout);
+	for (i = 0; i < n; i++)
+		if (ss[i] != NULL) {
+			close(SSL_get_fd(ss[i]));
+			SSL_free(ss[i]);
+		}
+	free(ss);
+	free(born);
+	SSL_CTX_free(ctx);
 	return 0;
 }
 
@@ -236,6 +246,7 @@ flood(long n)
 		close(fd);
 	}
 	printf("sent %ld\n", sent);
+	fflush(stdout);
 	SSL_CTX_free(ctx);
 	return 0;
 }

@@ -191,6 +191,38 @@ out:
 	scratch_free(&s);
 }
 
+/* A file removed or replaced under an open store takes no more writes. */
+static void
+t_file_removed(void)
+{
+	struct scratch s;
+	struct sp_store *st = store_fresh(&s);
+	char moved[PATH_MAX + 8];
+
+	if (st == NULL)
+		goto out;
+	OK(sp_store_device_put(st, MAC_A, "FCH1", "CP-8845-3PCC"));
+	snprintf(moved, sizeof(moved), "%s.moved", s.db);
+	CHECK(rename(s.db, moved) == 0);
+	CHECK(sp_store_device_put(st, MAC_B, "FCH2", "CP-8845-3PCC") == -1);
+	CHECK(strstr(sp_store_error(st), "removed or replaced") != NULL);
+	CHECK(sp_store_begin(st) == -1);
+	/* Another file at the path: still not the one opened. */
+	{
+		struct sp_err err;
+
+		CHECK(sp_fs_write_atomic(s.db, "x", 1, 0600, &err) == 0);
+	}
+	CHECK(sp_store_begin(st) == -1);
+	CHECK(unlink(s.db) == 0);
+	/* Back in place: writes again. */
+	CHECK(rename(moved, s.db) == 0);
+	OK(sp_store_device_put(st, MAC_B, "FCH2", "CP-8845-3PCC"));
+	sp_store_close(st);
+out:
+	scratch_free(&s);
+}
+
 static void
 t_open_newer_refused(void)
 {
@@ -1378,6 +1410,7 @@ int
 main(void)
 {
 	RUN(t_open_creates_schema);
+	RUN(t_file_removed);
 	RUN(t_open_newer_refused);
 	RUN(t_open_not_a_store);
 	RUN(t_url_refused);

@@ -834,6 +834,36 @@ t_device_subject_roundtrip(void)
 	X509_NAME_free(n);
 }
 
+/* A subject with two ST (two MACs) names no single device. */
+static void
+t_device_identity_repeated_fields(void)
+{
+	static const int nids[] = { NID_stateOrProvinceName,
+	    NID_organizationalUnitName, NID_localityName, NID_commonName };
+	struct sp_err err = { "" };
+	struct sp_identity id;
+	X509_NAME *n;
+	X509 *x;
+	size_t i;
+
+	for (i = 0; i < sizeof(nids) / sizeof(nids[0]); i++) {
+		n = sp_x509_device_subject(DEV_MAC, "FCH1", "CP-8845", &err);
+		CHECK(n != NULL);
+		if (n == NULL)
+			return;
+		CHECK(X509_NAME_add_entry_by_NID(n, nids[i], MBSTRING_ASC,
+		    (const unsigned char *)"000e08000002", -1, -1, 0) == 1);
+		x = issue_name(n);
+		CHECK(x != NULL);
+		if (x != NULL) {
+			CHECK(sp_x509_device_identity(x, &id, &err) == -1);
+			CHECK(strstr(err.msg, "repeats") != NULL);
+		}
+		X509_free(x);
+		X509_NAME_free(n);
+	}
+}
+
 static void
 t_device_subject_optional_fields(void)
 {
@@ -1835,6 +1865,7 @@ main(void)
 	RUN(t_csr_parse_damaged_base64);
 	run_csr_rows();
 	RUN(t_device_subject_roundtrip);
+	RUN(t_device_identity_repeated_fields);
 	RUN(t_device_subject_optional_fields);
 	RUN(t_device_subject_refusals);
 	RUN(t_identity_from_cn);
