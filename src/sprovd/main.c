@@ -2,6 +2,7 @@
  * sprovd: parses the command line and the configuration, checks its own
  * certificates, binds, drops privileges and runs.  See sprovd(8).
  */
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -13,6 +14,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <sched.h>
 #include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -183,21 +187,157 @@ raise_fd_limit(const struct sprovd_conf *conf)
 }
 
 static int
+drop_to(const struct passwd *pw, struct sp_err *err)
+{
+	if (geteuid() == 0) {
+		if (setgroups(1, &pw->pw_gid) == -1 ||
+		    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+		    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+			return sp_err_set(err, "cannot become %s: %s",
+			    pw->pw_name, strerror(errno));
+	} else if (geteuid() != pw->pw_uid)
+		return sp_err_set(err, "user %s: not root, cannot switch",
+		    pw->pw_name);
+	return 0;
+}
+
+static int
 drop_privileges(const char *user, struct sp_err *err)
 {
 	struct passwd *pw;
 
 	if ((pw = getpwnam(user)) == NULL)
 		return sp_err_set(err, "user %s: no such user", user);
-	if (geteuid() == 0) {
-		if (setgroups(1, &pw->pw_gid) == -1 ||
-		    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
-		    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
-			return sp_err_set(err, "cannot become %s: %s", user,
-			    strerror(errno));
-	} else if (geteuid() != pw->pw_uid)
-		return sp_err_set(err, "user %s: not root, cannot switch", user);
+	return drop_to(pw, err);
+}
+
+/* mkdir -p under root (a path that starts with '/'). */
+static int
+mkdirs(const char *root, const char *path)
+{
+	char p[PATH_MAX];
+	size_t i, rl = strlen(root);
+
+	if (snprintf(p, sizeof(p), "%s%s", root, path) >= (int)sizeof(p))
+		return -1;
+	for (i = rl + 1; ; i++) {
+		char c = p[i];
+
+		if (c != '/' && c != '\0')
+			continue;
+		p[i] = '\0';
+		if (mkdir(p, 0755) == -1 && errno != EEXIST)
+			return -1;
+		if ((p[i] = c) == '\0')
+			return 0;
+	}
+}
+
+/* Binds the directory open as fd (O_PATH) at root+path. */
+static int
+bind_dir(int fd, const char *root, const char *path, bool ro)
+{
+	char src[64], dst[PATH_MAX];
+
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+	snprintf(dst, sizeof(dst), "%s%s", root, path);
+	if (mkdirs(root, path) == -1 ||
+	    mount(src, dst, NULL, MS_BIND, NULL) == -1)
+		return -1;
+	if (ro && mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
+	    MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == -1)
+		return -1;
 	return 0;
+}
+
+/*
+ * An empty mount view for the server process (root, before it drops
+ * privileges): a private mount namespace whose root is a fresh read-only
+ * tmpfs holding only the store's directory (read-write), the firmware
+ * directory (read-only) and the syslog socket, at their own paths.  Keys,
+ * CA files, the configuration and the rest of the file system are not in
+ * it.  -1 with err: the caller goes on with the full view and says so.
+ */
+#define VIEW_ROOT	"/tmp"	/* a mount point every system has; private */
+static int
+empty_view(const struct sprovd_conf *conf, struct sp_err *err)
+{
+	char sdir[PATH_MAX], fdir[PATH_MAX], cwd[PATH_MAX], tmp[PATH_MAX];
+	const char *spath = conf->store + strlen("sqlite:");
+	int sfd = -1, ffd = -1, rc = -1;
+	bool mounted = false;
+
+	if (strncmp(conf->store, "sqlite:", 7) != 0 ||
+	    getcwd(cwd, sizeof(cwd)) == NULL) {
+		sp_err_set(err, "store %s: not a file store", conf->store);
+		goto out;
+	}
+	snprintf(tmp, sizeof(tmp), "%s", spath);
+	if (realpath(dirname(tmp), sdir) == NULL) {
+		sp_err_set(err, "store directory of %s: %s", spath,
+		    strerror(errno));
+		goto out;
+	}
+	if (conf->firmware_dir != NULL &&
+	    realpath(conf->firmware_dir, fdir) == NULL) {
+		sp_err_set(err, "firmware_dir %s: %s", conf->firmware_dir,
+		    strerror(errno));
+		goto out;
+	}
+	if (unshare(CLONE_NEWNS) == -1 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1) {
+		sp_err_set(err, "a private mount namespace: %s",
+		    strerror(errno));
+		goto out;
+	}
+	/* Opened in the new namespace (a bind source must be in it), before
+	 * the tmpfs hides what is under VIEW_ROOT. */
+	if ((sfd = open(sdir, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    (conf->firmware_dir != NULL && (ffd = open(fdir, O_PATH |
+	    O_DIRECTORY | O_CLOEXEC)) == -1)) {
+		sp_err_set(err, "%s: %s", sfd == -1 ? sdir : fdir,
+		    strerror(errno));
+		goto out;
+	}
+	if (mount("sprovd", VIEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV |
+	    MS_NOEXEC, "mode=0755,size=64k") == -1) {
+		sp_err_set(err, "tmpfs on %s: %s", VIEW_ROOT, strerror(errno));
+		goto out;
+	}
+	mounted = true;
+	if (bind_dir(sfd, VIEW_ROOT, sdir, false) == -1 ||
+	    (ffd != -1 && bind_dir(ffd, VIEW_ROOT, fdir, true) == -1) ||
+	    mkdirs(VIEW_ROOT, cwd) == -1) {
+		sp_err_set(err, "building the view: %s", strerror(errno));
+		goto out;
+	}
+	/* syslog's socket, when there is one (not with -d). */
+	if (access("/dev/log", F_OK) == 0 && mkdirs(VIEW_ROOT, "/dev") == 0) {
+		int f = open(VIEW_ROOT "/dev/log", O_CREAT | O_WRONLY |
+		    O_CLOEXEC, 0644);
+
+		if (f != -1) {
+			close(f);
+			mount("/dev/log", VIEW_ROOT "/dev/log", NULL, MS_BIND,
+			    NULL);
+		}
+	}
+	if (mount(NULL, VIEW_ROOT, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID |
+	    MS_NODEV | MS_NOEXEC, NULL) == -1 || chdir(VIEW_ROOT) == -1 ||
+	    chroot(".") == -1 || chdir(cwd) == -1) {
+		sp_err_set(err, "entering the view: %s", strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	/* Half a view is worse than none: back to the whole one. */
+	if (rc == -1 && mounted)
+		umount2(VIEW_ROOT, MNT_DETACH);
+	if (sfd != -1)
+		close(sfd);
+	if (ffd != -1)
+		close(ffd);
+	return rc;
 }
 
 /* What one server process is started with. */
@@ -218,6 +358,7 @@ static pid_t
 spawn(struct gen *g, int *fds, size_t nfds, struct sp_log *log)
 {
 	struct writer *wr;
+	struct passwd *pw;
 	struct sp_err err;
 	sigset_t set;
 	pid_t pid;
@@ -233,7 +374,16 @@ spawn(struct gen *g, int *fds, size_t nfds, struct sp_log *log)
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
-	if (drop_privileges(g->conf->user, &err) == -1) {
+	/* The user's ids first: no passwd file in the view. */
+	if ((pw = getpwnam(g->conf->user)) == NULL) {
+		sp_log(log, SP_LOG_ERR, "server process: user %s: no such user",
+		    g->conf->user);
+		_exit(1);
+	}
+	if (empty_view(g->conf, &err) == -1)
+		sp_log(log, SP_LOG_WARN, "server process: no empty mount view "
+		    "(%s): it sees the whole file system", err.msg);
+	if (drop_to(pw, &err) == -1) {
 		sp_log(log, SP_LOG_ERR, "server process: %s", err.msg);
 		_exit(1);
 	}

@@ -577,6 +577,19 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	check "privsep: serves and stores as that user" test "$(code \
 	    dev/000e08000001 /report/000e08000001.xml --data-binary \
 	    @report.xml)" = 204
+	# The server process's own mount view: the store's directory and the
+	# firmware directory, nothing else (no keys, no configuration).
+	R=/proc/$C1/root
+	check "privsep: its view holds the store" test -e "$R$T/var/sprov.db"
+	check "privsep: its view holds no key, certificate or configuration" \
+	    sh -c "! ls '$R$T/srv-ec.key' '$R$T/srv-ec.crt' '$R$T/sprovd.conf' \
+	    '$R$T/ca' '$R/etc/passwd' 2>/dev/null | grep -q ."
+	check "privsep: its firmware directory is read-only" sh -c \
+	    "! touch '$R$T/fw/x' 2>/dev/null"
+	check "privsep: the rest of its view is read-only" sh -c \
+	    "! touch '$R/x' 2>/dev/null"
+	check "privsep: firmware served from the view" test "$(code \
+	    dev/000e08000001 /fw/sip88xx.11-3-1.loads)" = 200
 	kill -HUP $PID
 	sleep 1
 	C2=$(child)
