@@ -43,17 +43,8 @@ if [ -s prev.key ]; then
 fi
 
 # DNS: evil.sprov.test is 127.0.0.5, where the hostile server listens.
-for try in 1 2 3 4 5; do
-	DP=$((20000 + RANDOM % 12000))
-	dnsmasq --keep-in-foreground --port=$DP --listen-address=127.0.0.1 \
-	    --bind-interfaces --no-resolv --no-hosts --user="$(id -un)" \
-	    --pid-file= --local=/sprov.test/ \
-	    --host-record=evil.sprov.test,127.0.0.5 \
-	    --log-facility=- 2>dnsmasq.log &
-	DNSPID=$!
-	sleep 0.3
-	kill -0 $DNSPID 2>/dev/null && break
-done
+. "$TESTLIB/dns.sh"
+dns_start --local=/sprov.test/ --host-record=evil.sprov.test,127.0.0.5
 EPID=
 trap 'kill $DNSPID $EPID 2>/dev/null; rm -rf "$T"' EXIT
 

@@ -49,20 +49,11 @@ $CA issue-device --mac 000e08000001 --serial SN1 --model CP-8841-3PCC -o dev \
 check "test PKI ready" test -s pv.crt -a -s foreign.crt -a -s old.crt
 
 # DNS: dnsmasq on a free loopback port.
-for try in 1 2 3 4 5; do
-	DP=$((20000 + RANDOM % 12000))
-	dnsmasq --keep-in-foreground --port=$DP --listen-address=127.0.0.1 \
-	    --bind-interfaces --no-resolv --no-hosts --user="$(id -un)" \
-	    --pid-file= --local=/sprov.test/ \
-	    --host-record=pv.sprov.test,127.0.0.2 \
-	    --host-record=two.sprov.test,127.0.0.3 \
-	    --host-record=two.sprov.test,127.0.0.2 \
-	    --host-record=other.sprov.test,127.0.0.9 \
-	    --log-facility=- 2>dnsmasq.log &
-	DNSPID=$!
-	sleep 0.3
-	kill -0 $DNSPID 2>/dev/null && break
-done
+. "$TESTLIB/dns.sh"
+dns_start --local=/sprov.test/ --host-record=pv.sprov.test,127.0.0.2 \
+    --host-record=two.sprov.test,127.0.0.3 \
+    --host-record=two.sprov.test,127.0.0.2 \
+    --host-record=other.sprov.test,127.0.0.9
 trap 'kill $DNSPID 2>/dev/null; rm -rf "$T"' EXIT
 check "dnsmasq answers on 127.0.0.1:$DP" kill -0 $DNSPID
 

@@ -88,33 +88,8 @@ admin_ca $T/ca/admin-ca.crt
 CONF
 	cat >> sprovd.conf
 }
-start() {
-	rm -f listen.txt
-	$SPROVD -d -f sprovd.conf 2>>sprovd.log &
-	PID=$!
-	for i in $(seq 1 100); do
-		[ -s listen.txt ] && break
-		sleep 0.05
-	done
-	PORT=$(head -1 listen.txt | sed 's/.*://')
-	PORT6=$(sed -n 2p listen.txt | sed 's/.*://')
-	APORT=$(sed -n 3p listen.txt | sed 's/.*://')
-}
-stop() {
-	kill "$PID" 2>/dev/null
-	wait "$PID" 2>/dev/null
-}
-get() {		# device-or-cert-base url-path [curl options]
-	local who=$1 path=$2; shift 2
-	local c=() 
-	[ -n "$who" ] && c=(--cert "$who.crt" --key "$who.key")
-	curl -sS --max-time 10 --cacert ca/server-ca.crt "${c[@]}" \
-	    --resolve "$NAME:$PORT:127.0.0.1" "$@" \
-	    "https://$NAME:$PORT$path"
-}
-code() {	# like get, prints the status code only
-	get "$@" -o /dev/null -w '%{http_code}' 2>/dev/null
-}
+. "$TESTLIB/sprovd.sh"
+start() { sprovd_start; PORT6=${LISTENS[1]:-}; APORT=${LISTENS[2]:-}; }
 
 # Configuration checks.
 write_conf < /dev/null

@@ -3,6 +3,8 @@
 # and $SPROV_CA (the sprov-ca binary under test).
 set -u
 : "${SPROV_CA:?SPROV_CA must name the sprov-ca binary}"
+# The other helpers of lib/ (sprovd.sh, dns.sh), sourced from here on.
+TESTLIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/sprov-it-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 cd "$T"
