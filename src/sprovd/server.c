@@ -50,7 +50,7 @@ static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 #define NBUCKETS	(sizeof(buckets) / sizeof(buckets[0]))
 
 struct metrics {
-	atomic_ulong	 accepted, refused, hs_ok, hs_failed, paused;
+	atomic_ulong	 accepted, refused, hs_ok, hs_failed, paused, parked;
 	atomic_ulong	 status[NSTATUS + 1];		/* last: other */
 	atomic_ulong	 profile_bytes;
 	atomic_ulong	 latency[NBUCKETS + 1];		/* last: +Inf */
@@ -235,6 +235,10 @@ metrics_text(struct server *s, struct sp_buf *b)
 	    "stopped accepting at max_handshakes.\n# TYPE "
 	    "sprovd_accept_paused_total counter\nsprovd_accept_paused_total "
 	    "%lu\n", atomic_load(&s->m.paused));
+	sp_buf_printf(b, "# HELP sprovd_hello_parked_total ClientHellos that "
+	    "waited for a handshake slot (max_handshakes).\n# TYPE "
+	    "sprovd_hello_parked_total counter\nsprovd_hello_parked_total "
+	    "%lu\n", atomic_load(&s->m.parked));
 	sp_buf_printf(b, "# HELP sprovd_requests_total Responses by status."
 	    "\n# TYPE sprovd_requests_total counter\n");
 	for (i = 0; i <= NSTATUS; i++)
@@ -1130,6 +1134,7 @@ conn_hello(struct conn *c)
 	}
 	if (!c->admin && w->handshaking >= handshake_limit(s)) {
 		set_events(c, 0);
+		atomic_fetch_add(&s->m.parked, 1);
 		c->parked = true;
 		c->pnext = NULL;
 		c->pprev = w->parked_tail;

@@ -131,6 +131,25 @@ check "handshake flood: 5,000 ClientHellos sent" grep -q "^sent 5000" \
 check "handshake flood: the server lives and serves" served
 check "handshake flood: nothing stored changed" unchanged
 
+# --- 300 silent connections that then all start their handshake at once,
+# with max_handshakes 16: the ClientHellos past the limit wait (parked)
+# and every phone is served; none is refused.
+stop
+write_conf <<< "max_handshakes 16"
+start
+$HOSTILE burst 127.0.0.1 $PORT 300 dev/$M1.crt dev/$M1.key \
+    ca/server-ca.crt > burst.txt
+check "300 handshakes at once past max_handshakes 16: all served \
+($(cat burst.txt))" grep -qx "served 300 of 300" burst.txt
+parked=$(curl -sS --max-time 10 --cacert ca/server-ca.crt --cert adm/ops.crt \
+    --key adm/ops.key --resolve "$NAME:$APORT:127.0.0.1" \
+    "https://$NAME:$APORT/metrics" | sed -n 's/^sprovd_hello_parked_total //p')
+check "... and the ones past the limit waited, parked ($parked)" test \
+    "${parked:-0}" -gt 0
+stop
+write_conf < /dev/null
+start
+
 # --- Bytes that are not TLS.
 $HOSTILE garbage 127.0.0.1 $PORT > garbage.txt
 check "garbage: plain HTTP, a 64 KiB record header, a junk record: each \

@@ -12,6 +12,11 @@
  *	hostile flood ADDR PORT N
  *	    N connections that send a ClientHello and vanish (RST); prints
  *	    "sent N".
+ *	hostile burst ADDR PORT N CERT KEY CAFILE
+ *	    N TCP connections opened and left silent for a second (the server
+ *	    has accepted them all), then all start their TLS handshake at
+ *	    once and ask for /prov/self.xml; prints "served S of N" (S: 200
+ *	    answers within 60 s).
  *	hostile garbage ADDR PORT
  *	    Bytes that are not TLS, then a TLS record header with a huge
  *	    length, then a valid-looking record of junk; prints how each
@@ -251,6 +256,79 @@ flood(long n)
 	return 0;
 }
 
+static int
+burst(long n, const char *cert, const char *key, const char *cafile)
+{
+	static const char req[] = "GET /prov/self.xml HTTP/1.1\r\nHost: x\r\n"
+	    "Connection: close\r\n\r\n";
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL **ss = calloc((size_t)n, sizeof(SSL *));
+	int *st = calloc((size_t)n, sizeof(int));	/* 0 hs, 1 read, 2 done */
+	long i, served = 0, left = n;
+	char buf[8192];
+	double end;
+	int r;
+
+	if (ctx == NULL || ss == NULL || st == NULL ||
+	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1)
+		die("cannot load the client certificate, key or CA");
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	for (i = 0; i < n; i++) {
+		int fd = tcp();
+
+		if (fd == -1 || (ss[i] = SSL_new(ctx)) == NULL ||
+		    SSL_set_fd(ss[i], fd) != 1)
+			die("connect");
+		fcntl(fd, F_SETFL, O_NONBLOCK);
+	}
+	sleep(1);
+	end = now() + 60;
+	while (left > 0 && now() < end) {
+		for (i = 0; i < n; i++) {
+			if (st[i] == 2)
+				continue;
+			if (st[i] == 0) {
+				r = SSL_connect(ss[i]);
+				if (r == 1) {
+					if (SSL_write(ss[i], req, sizeof(req) -
+					    1) <= 0)
+						goto done;
+					st[i] = 1;
+				} else if (SSL_get_error(ss[i], r) !=
+				    SSL_ERROR_WANT_READ && SSL_get_error(ss[i],
+				    r) != SSL_ERROR_WANT_WRITE)
+					goto done;
+				continue;
+			}
+			r = SSL_read(ss[i], buf, sizeof(buf) - 1);
+			if (r > 0) {
+				buf[r] = '\0';
+				if (strncmp(buf, "HTTP/1.1 200", 12) == 0)
+					served++;
+				goto done;
+			}
+			if (SSL_get_error(ss[i], r) == SSL_ERROR_WANT_READ)
+				continue;
+done:
+			st[i] = 2;
+			left--;
+		}
+		usleep(2000);
+	}
+	printf("served %ld of %ld\n", served, n);
+	fflush(stdout);
+	for (i = 0; i < n; i++) {
+		close(SSL_get_fd(ss[i]));
+		SSL_free(ss[i]);
+	}
+	free(ss);
+	free(st);
+	SSL_CTX_free(ctx);
+	return 0;
+}
+
 static const char *
 outcome(int fd)
 {
@@ -301,7 +379,8 @@ main(int argc, char *argv[])
 
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 4)
-		die("usage: hostile idle|slowloris|flood|garbage ADDR PORT ...");
+		die("usage: hostile idle|slowloris|flood|burst|garbage ADDR PORT "
+		    "...");
 	memset(&sin_, 0, sizeof(sin_));
 	sin_.sin_family = AF_INET;
 	sin_.sin_port = htons((unsigned short)num(argv[3]));
@@ -319,6 +398,8 @@ main(int argc, char *argv[])
 		    argv[8]);
 	if (strcmp(argv[1], "flood") == 0 && argc == 5)
 		return flood(num(argv[4]));
+	if (strcmp(argv[1], "burst") == 0 && argc == 8)
+		return burst(num(argv[4]), argv[5], argv[6], argv[7]);
 	if (strcmp(argv[1], "garbage") == 0 && argc == 4)
 		return garbage();
 	die("bad arguments");
