@@ -1124,6 +1124,11 @@ conn_hello(struct conn *c)
 	ssize_t r;
 	char b;
 
+	/* Parked, it listens for nothing: an event is a hang-up or error. */
+	if (c->parked) {
+		conn_close(c);
+		return;
+	}
 	r = recv(c->tag.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
 	if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 	    errno == EINTR))
