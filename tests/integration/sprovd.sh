@@ -555,6 +555,11 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	# The server process's own mount view: the store's directory and the
 	# firmware directory, nothing else (no keys, no configuration).
 	R=/proc/$C1/root
+	if grep -q "no empty mount view" sprovd.log; then
+		# A container without CAP_SYS_ADMIN: sprovd says so and goes on.
+		skip "privsep: the server process's mount view" "$(sed -n \
+		    's/.*no empty mount view (\(.*\)).*/\1/p' sprovd.log | head -1)"
+	else
 	check "privsep: its view holds the store" test -e "$R$T/var/sprov.db"
 	check "privsep: its view holds no key, certificate or configuration" \
 	    sh -c "! ls '$R$T/srv-ec.key' '$R$T/srv-ec.crt' '$R$T/sprovd.conf' \
@@ -563,6 +568,7 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	    "! touch '$R$T/fw/x' 2>/dev/null"
 	check "privsep: the rest of its view is read-only" sh -c \
 	    "! touch '$R/x' 2>/dev/null"
+	fi
 	check "privsep: firmware served from the view" test "$(code \
 	    dev/000e08000001 /fw/sip88xx.11-3-1.loads)" = 200
 	kill -HUP $PID
