@@ -242,15 +242,18 @@ bind_dir(int fd, const char *root, const char *path, bool ro)
 	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
 	snprintf(dst, sizeof(dst), "%s%s", root, path);
 	if (mkdirs(root, path) == -1 ||
-	    mount(src, dst, NULL, MS_BIND, NULL) == -1)
+	    mount(src, dst, "none", MS_BIND, NULL) == -1)
 		return -1;
-	if (ro && mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
+	if (ro && mount("none", dst, "none", MS_BIND | MS_REMOUNT | MS_RDONLY |
 	    MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == -1)
 		return -1;
 	return 0;
 }
 
 /*
+ * The file-system type argument of mount(2) is ignored for binds, remounts
+ * and propagation changes; "none" rather than NULL (valgrind checks it).
+ *
  * An empty mount view for the server process (root, before it drops
  * privileges): a private mount namespace whose root is a fresh read-only
  * tmpfs holding only the store's directory (read-write), the firmware
@@ -285,7 +288,7 @@ empty_view(const struct sprovd_conf *conf, struct sp_err *err)
 		goto out;
 	}
 	if (unshare(CLONE_NEWNS) == -1 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1) {
+	    mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) == -1) {
 		sp_err_set(err, "a private mount namespace: %s",
 		    strerror(errno));
 		goto out;
@@ -318,11 +321,11 @@ empty_view(const struct sprovd_conf *conf, struct sp_err *err)
 
 		if (f != -1) {
 			close(f);
-			mount("/dev/log", VIEW_ROOT "/dev/log", NULL, MS_BIND,
-			    NULL);
+			mount("/dev/log", VIEW_ROOT "/dev/log", "none",
+			    MS_BIND, NULL);
 		}
 	}
-	if (mount(NULL, VIEW_ROOT, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID |
+	if (mount("none", VIEW_ROOT, "none", MS_REMOUNT | MS_RDONLY | MS_NOSUID |
 	    MS_NODEV | MS_NOEXEC, NULL) == -1 || chdir(VIEW_ROOT) == -1 ||
 	    chroot(".") == -1 || chdir(cwd) == -1) {
 		sp_err_set(err, "entering the view: %s", strerror(errno));
