@@ -101,6 +101,21 @@ peer_closed(int fd)
 	return n == 0 || (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
+/* A phone's client context: its certificate and key, the server CA. */
+static SSL_CTX *
+client_ctx(const char *cert, const char *key, const char *cafile)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL ||
+	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1)
+		die("cannot load the client certificate, key or CA");
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	return ctx;
+}
+
 /* Something (an answer or the end) is waiting: leave it for SSL_read. */
 static int
 readable(int fd)
@@ -145,7 +160,7 @@ slowloris(long n, long secs, const char *cert, const char *key,
 	static const char head[] = "GET /prov/self.xml HTTP/1.1\r\nHost: x\r\n"
 	    "X-Slow: a-long-header-sent-one-byte-a-second-for-ever-and-ever"
 	    "-and-ever-and-ever-and-ever\r\n\r\n";
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX *ctx = client_ctx(cert, key, cafile);
 	SSL **ss = calloc((size_t)n, sizeof(SSL *));
 	double *born = calloc((size_t)n, sizeof(double)), end, maxlife = 0;
 	long i, cut = 0, a408 = 0, live;
@@ -153,12 +168,8 @@ slowloris(long n, long secs, const char *cert, const char *key,
 	char buf[4096];
 	int r;
 
-	if (ctx == NULL || ss == NULL || born == NULL ||
-	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1)
-		die("cannot load the client certificate, key or CA");
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (ss == NULL || born == NULL)
+		die("out of memory");
 	for (i = 0; i < n; i++) {
 		int fd = tcp();
 
@@ -261,7 +272,7 @@ burst(long n, const char *cert, const char *key, const char *cafile)
 {
 	static const char req[] = "GET /prov/self.xml HTTP/1.1\r\nHost: x\r\n"
 	    "Connection: close\r\n\r\n";
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX *ctx = client_ctx(cert, key, cafile);
 	SSL **ss = calloc((size_t)n, sizeof(SSL *));
 	int *st = calloc((size_t)n, sizeof(int));	/* 0 hs, 1 read, 2 done */
 	long i, served = 0, left = n;
@@ -269,12 +280,8 @@ burst(long n, const char *cert, const char *key, const char *cafile)
 	double end;
 	int r;
 
-	if (ctx == NULL || ss == NULL || st == NULL ||
-	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1)
-		die("cannot load the client certificate, key or CA");
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (ss == NULL || st == NULL)
+		die("out of memory");
 	for (i = 0; i < n; i++) {
 		int fd = tcp();
 
