@@ -14,19 +14,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <libgen.h>
 #include <limits.h>
-#include <sched.h>
-#include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -651,10 +651,10 @@ main(int argc, char *argv[])
 	}
 	log = sp_log_new("sprovd", debug, verbose ? SP_LOG_DEBUG :
 	    SP_LOG_INFO);
+	crl_warn(tls, log);
 	if (privsep) {
 		struct gen first = { &conf, NULL, tls, admin_tls, NULL }, *g;
 
-		crl_warn(tls, log);
 		sp_log(log, SP_LOG_INFO, "privilege separation: this process "
 		    "keeps root to read keys and configuration; the server "
 		    "process runs as %s", conf.user);
@@ -680,7 +680,6 @@ main(int argc, char *argv[])
 		sp_log(log, SP_LOG_ERR, "store writer: %s", err.msg);
 		goto out;
 	}
-	crl_warn(tls, log);
 	sp_log(log, SP_LOG_INFO, "serving on %zu listener%s with %ld "
 	    "worker%s", nfds, nfds == 1 ? "" : "s", conf.workers,
 	    conf.workers == 1 ? "" : "s");

@@ -339,6 +339,23 @@ handshake_left(struct conn *c)
 		listeners(w, true);
 }
 
+/* Takes c out of its worker's parked FIFO. */
+static void
+unpark_one(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (c->pprev != NULL)
+		c->pprev->pnext = c->pnext;
+	else
+		w->parked = c->pnext;
+	if (c->pnext != NULL)
+		c->pnext->pprev = c->pprev;
+	else
+		w->parked_tail = c->pprev;
+	c->parked = false;
+}
+
 /* The single close path. */
 static void
 conn_close(struct conn *c)
@@ -347,16 +364,8 @@ conn_close(struct conn *c)
 
 	if (c->state == C_HANDSHAKE)
 		handshake_left(c);
-	if (c->parked) {
-		if (c->pprev != NULL)
-			c->pprev->pnext = c->pnext;
-		else
-			w->parked = c->pnext;
-		if (c->pnext != NULL)
-			c->pnext->pprev = c->pprev;
-		else
-			w->parked_tail = c->pprev;
-	}
+	if (c->parked)
+		unpark_one(c);
 	if (c->tls != NULL) {
 		sp_tls_close(c->tls);
 		sp_tls_conn_free(c->tls);
@@ -1175,12 +1184,7 @@ unpark(struct worker *w)
 
 	while ((c = w->parked) != NULL &&
 	    w->handshaking < handshake_limit(w->srv)) {
-		w->parked = c->pnext;
-		if (w->parked != NULL)
-			w->parked->pprev = NULL;
-		else
-			w->parked_tail = NULL;
-		c->parked = false;
+		unpark_one(c);
 		set_events(c, EPOLLIN);
 		conn_hello(c);
 	}
