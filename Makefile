@@ -6,7 +6,7 @@
 # V=1 shows the full compiler command lines.
 Q	:= $(if $(V),,@)
 CC	?= cc
-PKGS	 = libssl libcrypto sqlite3 jansson expat libcurl libcares zlib
+PKGS	 = libssl libcrypto sqlite3 libpq jansson expat libcurl libcares zlib
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wformat-security \
 	   -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
 	   -Wcast-qual -Wwrite-strings -Wvla -Wnull-dereference \

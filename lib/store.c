@@ -1,9 +1,11 @@
 /*
- * The parts of the store that do not depend on a backend: what a scope, a
+ * The store's front: sp_store_open() picks the backend from the URL and
+ * every public call goes to it.  And the parts that do not depend on a
+ * backend: what a scope, a
  * group name and a MAC look like, how untrusted strings are quoted into
  * error messages and cut to their column sizes, and how an audit entry is
- * hashed into the chain.  Every backend (store_sqlite.c today, store_pg.c
- * later) validates with these before it touches its database, and must
+ * hashed into the chain.  Every backend (store_sqlite.c, store_pg.c)
+ * validates with these before it touches its database, and must
  * hash audit entries with sp_store_audit_hash() so that a trail moved
  * between backends still verifies.
  */
@@ -20,16 +22,7 @@
 #include "sprov/store.h"
 #include "sprov/str.h"
 
-/*
- * Internal to lib/store*.c: the same declarations open store_sqlite.c.
- * (They would live in a lib/store-int.h once a second backend exists.)
- */
-bool	sp_store_name_ok(const char *, size_t);
-void	sp_store_quote(char *, size_t, const char *);
-int	sp_store_mac_check(const char *, struct sp_err *);
-size_t	sp_store_cut(const char *, size_t);
-int	sp_store_audit_hash(const char *, int64_t, int64_t, int64_t,
-	    const char *const *, const size_t *, size_t, char *);
+#include "store-int.h"
 
 /* Characters of a model or group name, besides letters and digits. */
 #define NAME_EXTRA	"._-"
@@ -222,4 +215,291 @@ sp_store_scope_check(const char *scope, struct sp_err *err)
 	}
 	return sp_err_set(err, "scope '%s': expected default, model:, group: "
 	    "or device:", q);
+}
+
+int
+sp_store_blob_name_check(const char *name, struct sp_err *err)
+{
+	char q[4 * QUOTE_SHOWN + 8];
+	size_t len;
+
+	if (name == NULL)
+		return sp_err_set(err, "blob name missing");
+	len = strnlen(name, SP_STORE_BLOB_NAME_MAX + 1);
+	if (len >= 1 && len <= SP_STORE_BLOB_NAME_MAX &&
+	    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") == len)
+		return 0;
+	sp_store_quote(q, sizeof(q), name);
+	return sp_err_set(err, "blob name '%s': expected 1 to %d of a-z 0-9 _ -",
+	    q, SP_STORE_BLOB_NAME_MAX);
+}
+
+void
+sp_store_url_shown(char *dst, size_t n, const char *url)
+{
+	const char *p, *at;
+	char tmp[1024];
+
+	if ((p = strstr(url, "://")) != NULL &&
+	    (at = strchr(p + 3, '@')) != NULL &&
+	    strcspn(p + 3, "/") > (size_t)(at - (p + 3))) {
+		snprintf(tmp, sizeof(tmp), "%.*s***%s", (int)(p + 3 - url), url,
+		    at);
+		sp_store_quote(dst, n, tmp);
+	} else
+		sp_store_quote(dst, n, url);
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+struct sp_store {
+	struct sp_sqlite	*sq;
+	struct sp_pg		*pg;
+};
+
+#define SCHEME_SQLITE	"sqlite:"
+
+static bool
+is_pg(const char *url)
+{
+	return strncmp(url, "postgresql://", 13) == 0 ||
+	    strncmp(url, "postgres://", 11) == 0;
+}
+
+struct sp_store *
+sp_store_open(const char *url, struct sp_err *err)
+{
+	struct sp_store *s;
+	char shown[400];
+
+	if (url == NULL) {
+		sp_err_set(err, "store URL missing");
+		return NULL;
+	}
+	if (strncmp(url, SCHEME_SQLITE, strlen(SCHEME_SQLITE)) != 0 &&
+	    !is_pg(url)) {
+		sp_store_url_shown(shown, sizeof(shown), url);
+		sp_err_set(err, "store URL '%s': unsupported scheme "
+		    "(supported: sqlite:PATH, postgresql://[user@]host[:port]"
+		    "/dbname[?param=value...])", shown);
+		return NULL;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		sp_err_set(err, "out of memory");
+		return NULL;
+	}
+	if (is_pg(url))
+		s->pg = sp_pg_open(url, err);
+	else
+		s->sq = sp_sqlite_open(url, err);
+	if (s->pg == NULL && s->sq == NULL) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+sp_store_close(struct sp_store *s)
+{
+	if (s == NULL)
+		return;
+	sp_pg_close(s->pg);
+	sp_sqlite_close(s->sq);
+	free(s);
+}
+
+const char *
+sp_store_error(const struct sp_store *s)
+{
+	if (s == NULL)
+		return "no store";
+	return s->pg != NULL ? sp_pg_error(s->pg) : sp_sqlite_error(s->sq);
+}
+
+const char *
+sp_store_backend(const struct sp_store *s)
+{
+	return s->pg != NULL ? "postgresql" : "sqlite";
+}
+
+/* The same call on whichever backend is open. */
+#define CALL(s, fn, ...) ((s)->pg != NULL ? sp_pg_##fn((s)->pg, __VA_ARGS__) \
+	: sp_sqlite_##fn((s)->sq, __VA_ARGS__))
+#define CALL0(s, fn) ((s)->pg != NULL ? sp_pg_##fn((s)->pg) \
+	: sp_sqlite_##fn((s)->sq))
+
+int
+sp_store_begin(struct sp_store *s)
+{
+	return CALL0(s, begin);
+}
+
+int
+sp_store_commit(struct sp_store *s)
+{
+	return CALL0(s, commit);
+}
+
+void
+sp_store_rollback(struct sp_store *s)
+{
+	if (s->pg != NULL)
+		sp_pg_rollback(s->pg);
+	else
+		sp_sqlite_rollback(s->sq);
+}
+
+int
+sp_store_generation(struct sp_store *s, uint64_t *out)
+{
+	return CALL(s, generation, out);
+}
+
+int
+sp_store_device_get(struct sp_store *s, const char *mac, struct sp_device *d)
+{
+	return CALL(s, device_get, mac, d);
+}
+
+int
+sp_store_device_put(struct sp_store *s, const char *mac, const char *serial,
+    const char *model)
+{
+	return CALL(s, device_put, mac, serial, model);
+}
+
+int
+sp_store_device_state(struct sp_store *s, const char *mac,
+    enum sp_dev_state state)
+{
+	return CALL(s, device_state, mac, state);
+}
+
+int
+sp_store_device_delete(struct sp_store *s, const char *mac)
+{
+	return CALL(s, device_delete, mac);
+}
+
+int
+sp_store_device_list(struct sp_store *s,
+    int (*fn)(void *, const struct sp_device *), void *arg)
+{
+	return CALL(s, device_list, fn, arg);
+}
+
+int
+sp_store_device_seen(struct sp_store *s, const char *mac, time_t when,
+    const char *ip, const char *user_agent, const char *cert_serial,
+    const char *etag)
+{
+	return CALL(s, device_seen, mac, when, ip, user_agent, cert_serial,
+	    etag);
+}
+
+int
+sp_store_group_set(struct sp_store *s, const char *mac,
+    const char *const *groups, size_t n)
+{
+	return CALL(s, group_set, mac, groups, n);
+}
+
+int
+sp_store_group_get(struct sp_store *s, const char *mac,
+    char groups[][SP_GROUP_NAME_MAX + 1], size_t max, size_t *n)
+{
+	return CALL(s, group_get, mac, groups, max, n);
+}
+
+int
+sp_store_param_set(struct sp_store *s, const char *scope, const char *name,
+    const char *value, enum sp_ua ua)
+{
+	return CALL(s, param_set, scope, name, value, ua);
+}
+
+int
+sp_store_param_unset(struct sp_store *s, const char *scope, const char *name)
+{
+	return CALL(s, param_unset, scope, name);
+}
+
+int
+sp_store_param_scope(struct sp_store *s, const char *scope,
+    struct sp_profile *prof)
+{
+	return CALL(s, param_scope, scope, prof);
+}
+
+int
+sp_store_profile(struct sp_store *s, const char *mac, const char *model,
+    struct sp_profile *prof)
+{
+	return CALL(s, profile, mac, model, prof);
+}
+
+int
+sp_store_report_add(struct sp_store *s, const char *mac, time_t when,
+    const char *kind, const char *body, size_t len,
+    const struct sp_profile *parsed)
+{
+	return CALL(s, report_add, mac, when, kind, body, len, parsed);
+}
+
+int
+sp_store_report_last(struct sp_store *s, const char *mac, time_t *when,
+    struct sp_buf *body)
+{
+	return CALL(s, report_last, mac, when, body);
+}
+
+int
+sp_store_audit_append(struct sp_store *s, const struct sp_audit *a)
+{
+	return CALL(s, audit_append, a);
+}
+
+int
+sp_store_audit_list(struct sp_store *s, size_t last,
+    int (*fn)(void *, int64_t, const struct sp_audit *), void *arg)
+{
+	return CALL(s, audit_list, last, fn, arg);
+}
+
+int
+sp_store_audit_verify(struct sp_store *s, int64_t *bad)
+{
+	return CALL(s, audit_verify, bad);
+}
+
+int
+sp_store_blob_get(struct sp_store *s, const char *name, struct sp_buf *out,
+    int64_t *version)
+{
+	return CALL(s, blob_get, name, out, version);
+}
+
+int
+sp_store_blob_put(struct sp_store *s, const char *name, const void *body,
+    size_t len)
+{
+	return CALL(s, blob_put, name, body, len);
+}
+
+int
+sp_store_watch(struct sp_store *s, int *fd)
+{
+	*fd = -1;
+	return s->pg != NULL ? sp_pg_watch(s->pg, fd) : 1;
+}
+
+int
+sp_store_changes(struct sp_store *s, unsigned *what, int *fd)
+{
+	if (s->pg == NULL) {
+		*fd = -1;
+		return 0;
+	}
+	return sp_pg_changes(s->pg, what, fd);
 }

@@ -1,7 +1,7 @@
 /*
  * The SQLite backend of the store ("sqlite:PATH").
  *
- * One connection per struct sp_store.  The database runs in WAL mode so
+ * One connection per struct sp_sqlite.  The database runs in WAL mode so
  * that readers (workers rendering profiles) never wait on the writer, with
  * synchronous=FULL so that a write acknowledged to the caller survives a
  * power cut.  Every write takes the write lock up front (BEGIN IMMEDIATE,
@@ -39,26 +39,10 @@
 #include "sprov/store.h"
 #include "sprov/str.h"
 
-/* From lib/store.c: the same declarations open that file. */
-bool	sp_store_name_ok(const char *, size_t);
-void	sp_store_quote(char *, size_t, const char *);
-int	sp_store_mac_check(const char *, struct sp_err *);
-size_t	sp_store_cut(const char *, size_t);
-int	sp_store_audit_hash(const char *, int64_t, int64_t, int64_t,
-	    const char *const *, const size_t *, size_t, char *);
+#include "store-int.h"
 
 #define STORE_BUSY_MS		10000
 #define STORE_URL_SCHEME	"sqlite:"
-/* Column sizes of struct sp_device that limits.h does not name. */
-#define STORE_IP_MAX		45
-#define STORE_CERT_SERIAL_MAX	79
-/* Audit fields: an event name and the request route (untrusted). */
-#define STORE_EVENT_MAX		32
-#define STORE_ROUTE_MAX		1024
-/* A report kind ("config", "status"...). */
-#define STORE_KIND_MAX		32
-#define STORE_HASH_HEXLEN	64
-#define AUDIT_NFIELDS		6
 
 static const char zero_hash[STORE_HASH_HEXLEN + 1] =
     "0000000000000000000000000000000000000000000000000000000000000000";
@@ -136,9 +120,21 @@ static const char schema_v1[] =
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
     " BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;";
 
+/*
+ * v2: shared blobs (the device CRL, ticket keys), which PostgreSQL nodes
+ * share through the database; SQLite has them too, so that a store keeps
+ * one schema whatever its backend.
+ */
+static const char schema_v2[] =
+    "CREATE TABLE blobs("
+    " name TEXT PRIMARY KEY NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " body BLOB NOT NULL);";
+
 /* migrations[i] takes the schema from version i to i + 1. */
 static const char *const migrations[] = {
 	schema_v1,
+	schema_v2,
 };
 #define STORE_SCHEMA_VERSION \
 	((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -181,6 +177,8 @@ enum stmt {
 	ST_AUDIT_HEAD_GET,
 	ST_AUDIT_ALL,
 	ST_AUDIT_RECENT,
+	ST_BLOB_GET,
+	ST_BLOB_PUT,
 	ST_N
 };
 
@@ -270,9 +268,13 @@ static const char *const stmt_sql[ST_N] = {
 	[ST_AUDIT_RECENT] = "SELECT seq, time, event, mac, cert_serial, ip, "
 	    "route, status, etag FROM audit WHERE seq > "
 	    "(SELECT COALESCE(MAX(seq), 0) FROM audit) - ? ORDER BY seq",
+	[ST_BLOB_GET] = "SELECT version, body FROM blobs WHERE name=?1",
+	[ST_BLOB_PUT] = "INSERT INTO blobs(name, version, body) "
+	    "VALUES(?1, 1, ?2) ON CONFLICT(name) DO UPDATE SET "
+	    "version=version+1, body=excluded.body",
 };
 
-struct sp_store {
+struct sp_sqlite {
 	sqlite3		*db;
 	sqlite3_stmt	*st[ST_N];
 	struct sp_err	 err;
@@ -284,14 +286,14 @@ struct sp_store {
 /* ------------------------------------------------------------ helpers */
 
 static int
-db_fail(struct sp_store *s)
+db_fail(struct sp_sqlite *s)
 {
 	return sp_err_set(&s->err, "store: %s", sqlite3_errmsg(s->db));
 }
 
 /* The cached statement id, prepared on first use; NULL on error. */
 static sqlite3_stmt *
-stmt(struct sp_store *s, enum stmt id)
+stmt(struct sp_sqlite *s, enum stmt id)
 {
 	if (s->st[id] == NULL && sqlite3_prepare_v3(s->db, stmt_sql[id], -1,
 	    SQLITE_PREPARE_PERSISTENT, &s->st[id], NULL) != SQLITE_OK) {
@@ -315,7 +317,7 @@ stmt_done(sqlite3_stmt *st)
 
 /* Steps a statement that returns no row; resets it. */
 static int
-step_done(struct sp_store *s, sqlite3_stmt *st)
+step_done(struct sp_sqlite *s, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 
@@ -326,7 +328,7 @@ step_done(struct sp_store *s, sqlite3_stmt *st)
 }
 
 static int
-exec_id(struct sp_store *s, enum stmt id)
+exec_id(struct sp_sqlite *s, enum stmt id)
 {
 	sqlite3_stmt *st;
 
@@ -368,7 +370,7 @@ col_copy(char *dst, size_t n, sqlite3_stmt *st, int col)
 
 /*
  * A write runs in its own IMMEDIATE transaction, or in a savepoint when
- * the caller holds one (sp_store_begin), so that a failed operation undoes
+ * the caller holds one (sp_sqlite_begin), so that a failed operation undoes
  * only itself.  A read that takes several statements runs in a deferred
  * transaction so that they all see one snapshot.
  */
@@ -382,7 +384,7 @@ struct tx {
  * be lost at the next start.  Writes stop instead, with the reason.
  */
 static int
-file_same(struct sp_store *s)
+file_same(struct sp_sqlite *s)
 {
 	struct stat sb;
 
@@ -395,7 +397,7 @@ file_same(struct sp_store *s)
 }
 
 static int
-tx_begin(struct sp_store *s, struct tx *t, int write)
+tx_begin(struct sp_sqlite *s, struct tx *t, int write)
 {
 	t->own = sqlite3_get_autocommit(s->db);
 	if (t->own && write && file_same(s) == -1)
@@ -407,7 +409,7 @@ tx_begin(struct sp_store *s, struct tx *t, int write)
 
 /* Undoes the operation; keeps the error message that caused it. */
 static void
-tx_abort(struct sp_store *s, struct tx *t)
+tx_abort(struct sp_sqlite *s, struct tx *t)
 {
 	struct sp_err keep = s->err;
 
@@ -423,7 +425,7 @@ out:
 }
 
 static int
-tx_commit(struct sp_store *s, struct tx *t)
+tx_commit(struct sp_sqlite *s, struct tx *t)
 {
 	if (exec_id(s, t->own ? ST_COMMIT : ST_RELEASE) == -1) {
 		tx_abort(s, t);
@@ -433,7 +435,7 @@ tx_commit(struct sp_store *s, struct tx *t)
 }
 
 static int
-gen_bump(struct sp_store *s)
+gen_bump(struct sp_sqlite *s)
 {
 	sqlite3_stmt *st;
 
@@ -447,19 +449,19 @@ gen_bump(struct sp_store *s)
 }
 
 static int
-check_mac(struct sp_store *s, const char *mac)
+check_mac(struct sp_sqlite *s, const char *mac)
 {
 	return sp_store_mac_check(mac, &s->err);
 }
 
 static int
-check_scope(struct sp_store *s, const char *scope)
+check_scope(struct sp_sqlite *s, const char *scope)
 {
 	return sp_store_scope_check(scope, &s->err);
 }
 
 static int
-check_param_name(struct sp_store *s, const char *name)
+check_param_name(struct sp_sqlite *s, const char *name)
 {
 	char q[400];
 
@@ -475,7 +477,7 @@ check_param_name(struct sp_store *s, const char *name)
 }
 
 static int
-unknown_device(struct sp_store *s, const char *mac)
+unknown_device(struct sp_sqlite *s, const char *mac)
 {
 	return sp_err_set(&s->err, "unknown device %s", mac);
 }
@@ -483,7 +485,7 @@ unknown_device(struct sp_store *s, const char *mac)
 /* ------------------------------------------------------ open and close */
 
 static int
-open_exec(struct sp_store *s, const char *path, const char *sql)
+open_exec(struct sp_sqlite *s, const char *path, const char *sql)
 {
 	char *msg = NULL;
 
@@ -498,7 +500,7 @@ open_exec(struct sp_store *s, const char *path, const char *sql)
 
 /* One integer from a one-off statement (not cached: runs at open). */
 static int
-open_int(struct sp_store *s, const char *path, const char *sql,
+open_int(struct sp_sqlite *s, const char *path, const char *sql,
     int64_t *out)
 {
 	sqlite3_stmt *st = NULL;
@@ -527,7 +529,7 @@ out:
 
 /* The schema version under the write lock; 0 for an empty database. */
 static int
-schema_version(struct sp_store *s, const char *path, int64_t *v)
+schema_version(struct sp_sqlite *s, const char *path, int64_t *v)
 {
 	int64_t n;
 
@@ -553,7 +555,7 @@ schema_version(struct sp_store *s, const char *path, int64_t *v)
  * processes opening a new store at once migrate it once.
  */
 static int
-migrate(struct sp_store *s, const char *path)
+migrate(struct sp_sqlite *s, const char *path)
 {
 	char sql[64];
 	int64_t v;
@@ -612,27 +614,10 @@ precreate(const char *path, struct sp_err *err)
 	return 0;
 }
 
-/* The URL for a message, without any user:password@ part. */
-static void
-url_shown(char *dst, size_t n, const char *url)
+struct sp_sqlite *
+sp_sqlite_open(const char *url, struct sp_err *err)
 {
-	const char *p, *at;
-	char tmp[1024];
-
-	if ((p = strstr(url, "://")) != NULL &&
-	    (at = strchr(p + 3, '@')) != NULL &&
-	    strcspn(p + 3, "/") > (size_t)(at - (p + 3))) {
-		snprintf(tmp, sizeof(tmp), "%.*s***%s", (int)(p + 3 - url), url,
-		    at);
-		sp_store_quote(dst, n, tmp);
-	} else
-		sp_store_quote(dst, n, url);
-}
-
-struct sp_store *
-sp_store_open(const char *url, struct sp_err *err)
-{
-	struct sp_store *s = NULL;
+	struct sp_sqlite *s = NULL;
 	const char *path;
 	char shown[400];
 	sqlite3_stmt *st = NULL;
@@ -644,14 +629,14 @@ sp_store_open(const char *url, struct sp_err *err)
 		return NULL;
 	}
 	if (strncmp(url, STORE_URL_SCHEME, strlen(STORE_URL_SCHEME)) != 0) {
-		url_shown(shown, sizeof(shown), url);
+		sp_store_url_shown(shown, sizeof(shown), url);
 		sp_err_set(err, "store URL '%s': unsupported scheme "
 		    "(supported: sqlite:PATH)", shown);
 		return NULL;
 	}
 	path = url + strlen(STORE_URL_SCHEME);
 	if (*path == '\0' || strlen(path) >= PATH_MAX) {
-		url_shown(shown, sizeof(shown), url);
+		sp_store_url_shown(shown, sizeof(shown), url);
 		sp_err_set(err, "store URL '%s': expected sqlite:PATH with a "
 		    "file path", shown);
 		return NULL;
@@ -705,12 +690,12 @@ sp_store_open(const char *url, struct sp_err *err)
 fail:
 	sqlite3_finalize(st);
 	sp_err_set(err, "%s", s->err.msg);
-	sp_store_close(s);
+	sp_sqlite_close(s);
 	return NULL;
 }
 
 void
-sp_store_close(struct sp_store *s)
+sp_sqlite_close(struct sp_sqlite *s)
 {
 	int i;
 
@@ -724,7 +709,7 @@ sp_store_close(struct sp_store *s)
 }
 
 const char *
-sp_store_error(const struct sp_store *s)
+sp_sqlite_error(const struct sp_sqlite *s)
 {
 	if (s == NULL)
 		return "no store";
@@ -734,7 +719,7 @@ sp_store_error(const struct sp_store *s)
 /* ------------------------------------------------------- transactions */
 
 int
-sp_store_begin(struct sp_store *s)
+sp_sqlite_begin(struct sp_sqlite *s)
 {
 	if (!sqlite3_get_autocommit(s->db))
 		return sp_err_set(&s->err, "store: a transaction is already "
@@ -745,7 +730,7 @@ sp_store_begin(struct sp_store *s)
 }
 
 int
-sp_store_commit(struct sp_store *s)
+sp_sqlite_commit(struct sp_sqlite *s)
 {
 	struct tx t = { 1 };
 
@@ -755,7 +740,7 @@ sp_store_commit(struct sp_store *s)
 }
 
 void
-sp_store_rollback(struct sp_store *s)
+sp_sqlite_rollback(struct sp_sqlite *s)
 {
 	struct sp_err keep = s->err;
 
@@ -765,7 +750,7 @@ sp_store_rollback(struct sp_store *s)
 }
 
 int
-sp_store_generation(struct sp_store *s, uint64_t *out)
+sp_sqlite_generation(struct sp_sqlite *s, uint64_t *out)
 {
 	sqlite3_stmt *st;
 	int rc = -1;
@@ -791,7 +776,7 @@ sp_store_generation(struct sp_store *s, uint64_t *out)
 /* ------------------------------------------------------------ devices */
 
 static int
-device_row(struct sp_store *s, sqlite3_stmt *st, struct sp_device *d)
+device_row(struct sp_sqlite *s, sqlite3_stmt *st, struct sp_device *d)
 {
 	const unsigned char *state;
 
@@ -820,7 +805,7 @@ device_row(struct sp_store *s, sqlite3_stmt *st, struct sp_device *d)
 }
 
 int
-sp_store_device_get(struct sp_store *s, const char *mac, struct sp_device *d)
+sp_sqlite_device_get(struct sp_sqlite *s, const char *mac, struct sp_device *d)
 {
 	sqlite3_stmt *st;
 	int rc = -1;
@@ -846,7 +831,7 @@ sp_store_device_get(struct sp_store *s, const char *mac, struct sp_device *d)
 }
 
 static int
-check_device_fields(struct sp_store *s, const char *serial,
+check_device_fields(struct sp_sqlite *s, const char *serial,
     const char *model)
 {
 	char q[400];
@@ -868,7 +853,7 @@ check_device_fields(struct sp_store *s, const char *serial,
 }
 
 int
-sp_store_device_put(struct sp_store *s, const char *mac, const char *serial,
+sp_sqlite_device_put(struct sp_sqlite *s, const char *mac, const char *serial,
     const char *model)
 {
 	sqlite3_stmt *st;
@@ -914,7 +899,7 @@ fail:
 }
 
 static int
-device_exists(struct sp_store *s, const char *mac)
+device_exists(struct sp_sqlite *s, const char *mac)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -933,7 +918,7 @@ device_exists(struct sp_store *s, const char *mac)
 }
 
 int
-sp_store_device_state(struct sp_store *s, const char *mac,
+sp_sqlite_device_state(struct sp_sqlite *s, const char *mac,
     enum sp_dev_state state)
 {
 	sqlite3_stmt *st;
@@ -963,7 +948,7 @@ fail:
 }
 
 int
-sp_store_device_delete(struct sp_store *s, const char *mac)
+sp_sqlite_device_delete(struct sp_sqlite *s, const char *mac)
 {
 	char scope[SP_SCOPE_MAX + 1];
 	sqlite3_stmt *st;
@@ -996,7 +981,7 @@ fail:
 }
 
 int
-sp_store_device_list(struct sp_store *s,
+sp_sqlite_device_list(struct sp_sqlite *s,
     int (*fn)(void *, const struct sp_device *), void *arg)
 {
 	struct sp_device d;
@@ -1026,7 +1011,7 @@ sp_store_device_list(struct sp_store *s,
 }
 
 int
-sp_store_device_seen(struct sp_store *s, const char *mac, time_t when,
+sp_sqlite_device_seen(struct sp_sqlite *s, const char *mac, time_t when,
     const char *ip, const char *user_agent, const char *cert_serial,
     const char *etag)
 {
@@ -1093,7 +1078,7 @@ fail:
 /* ------------------------------------------------------------- groups */
 
 int
-sp_store_group_set(struct sp_store *s, const char *mac,
+sp_sqlite_group_set(struct sp_sqlite *s, const char *mac,
     const char *const *groups, size_t n)
 {
 	sqlite3_stmt *st;
@@ -1147,7 +1132,7 @@ fail:
 }
 
 int
-sp_store_group_get(struct sp_store *s, const char *mac,
+sp_sqlite_group_get(struct sp_sqlite *s, const char *mac,
     char groups[][SP_GROUP_NAME_MAX + 1], size_t max, size_t *n)
 {
 	sqlite3_stmt *st;
@@ -1185,7 +1170,7 @@ sp_store_group_get(struct sp_store *s, const char *mac,
 /* --------------------------------------------------------- parameters */
 
 int
-sp_store_param_set(struct sp_store *s, const char *scope, const char *name,
+sp_sqlite_param_set(struct sp_sqlite *s, const char *scope, const char *name,
     const char *value, enum sp_ua ua)
 {
 	struct sp_profile *trial = NULL;
@@ -1234,7 +1219,7 @@ fail:
 }
 
 int
-sp_store_param_unset(struct sp_store *s, const char *scope,
+sp_sqlite_param_unset(struct sp_sqlite *s, const char *scope,
     const char *name)
 {
 	sqlite3_stmt *st;
@@ -1260,7 +1245,7 @@ fail:
 
 /* Sets the rows of st (name, value, ua at col, col+1, col+2) into prof. */
 static int
-params_into(struct sp_store *s, sqlite3_stmt *st, int col,
+params_into(struct sp_sqlite *s, sqlite3_stmt *st, int col,
     struct sp_profile *prof)
 {
 	const char *name, *value, *uas;
@@ -1298,7 +1283,7 @@ fail:
 }
 
 int
-sp_store_param_scope(struct sp_store *s, const char *scope,
+sp_sqlite_param_scope(struct sp_sqlite *s, const char *scope,
     struct sp_profile *prof)
 {
 	sqlite3_stmt *st;
@@ -1312,7 +1297,7 @@ sp_store_param_scope(struct sp_store *s, const char *scope,
 }
 
 int
-sp_store_profile(struct sp_store *s, const char *mac, const char *model,
+sp_sqlite_profile(struct sp_sqlite *s, const char *mac, const char *model,
     struct sp_profile *prof)
 {
 	sqlite3_stmt *st;
@@ -1341,7 +1326,7 @@ sp_store_profile(struct sp_store *s, const char *mac, const char *model,
 /* ------------------------------------------------------------ reports */
 
 int
-sp_store_report_add(struct sp_store *s, const char *mac, time_t when,
+sp_sqlite_report_add(struct sp_sqlite *s, const char *mac, time_t when,
     const char *kind, const char *body, size_t len,
     const struct sp_profile *parsed)
 {
@@ -1418,7 +1403,7 @@ out:
 }
 
 int
-sp_store_report_last(struct sp_store *s, const char *mac, time_t *when,
+sp_sqlite_report_last(struct sp_sqlite *s, const char *mac, time_t *when,
     struct sp_buf *body)
 {
 	sqlite3_stmt *st;
@@ -1467,10 +1452,10 @@ audit_field(const char *v, size_t max, size_t *len)
 }
 
 int
-sp_store_audit_append(struct sp_store *s, const struct sp_audit *a)
+sp_sqlite_audit_append(struct sp_sqlite *s, const struct sp_audit *a)
 {
-	const char *f[AUDIT_NFIELDS];
-	size_t fl[AUDIT_NFIELDS], n;
+	const char *f[STORE_AUDIT_NFIELDS];
+	size_t fl[STORE_AUDIT_NFIELDS], n;
 	char prev[STORE_HASH_HEXLEN + 1], hash[STORE_HASH_HEXLEN + 1];
 	char q[400];
 	sqlite3_stmt *st;
@@ -1519,7 +1504,7 @@ sp_store_audit_append(struct sp_store *s, const struct sp_audit *a)
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		goto fail;
 	if (sp_store_audit_hash(prev, seq, (int64_t)a->when,
-	    (int64_t)a->status, f, fl, AUDIT_NFIELDS, hash) == -1) {
+	    (int64_t)a->status, f, fl, STORE_AUDIT_NFIELDS, hash) == -1) {
 		sp_err_set(&s->err, "audit: cannot hash the entry");
 		goto fail;
 	}
@@ -1561,10 +1546,10 @@ col_is(sqlite3_stmt *st, int col, int type, bool null_ok)
  * hash; copies its hash into prev.  0 good, 1 bad (message set), -1 error.
  */
 static int
-audit_row(struct sp_store *s, sqlite3_stmt *st, int64_t expect, char *prev)
+audit_row(struct sp_sqlite *s, sqlite3_stmt *st, int64_t expect, char *prev)
 {
-	const char *f[AUDIT_NFIELDS], *ph, *h, *why = NULL;
-	size_t fl[AUDIT_NFIELDS];
+	const char *f[STORE_AUDIT_NFIELDS], *ph, *h, *why = NULL;
+	size_t fl[STORE_AUDIT_NFIELDS];
 	char hash[STORE_HASH_HEXLEN + 1];
 	int i;
 
@@ -1587,7 +1572,7 @@ audit_row(struct sp_store *s, sqlite3_stmt *st, int64_t expect, char *prev)
 		goto bad;
 	}
 	/* Columns 2-6 and 8: event, mac, cert_serial, ip, route, etag. */
-	for (i = 0; i < AUDIT_NFIELDS; i++) {
+	for (i = 0; i < STORE_AUDIT_NFIELDS; i++) {
 		int col = i < 5 ? 2 + i : 8;
 
 		f[i] = (const char *)sqlite3_column_text(st, col);
@@ -1606,7 +1591,7 @@ audit_row(struct sp_store *s, sqlite3_stmt *st, int64_t expect, char *prev)
 		goto bad;
 	}
 	if (sp_store_audit_hash(ph, expect, sqlite3_column_int64(st, 1),
-	    sqlite3_column_int64(st, 7), f, fl, AUDIT_NFIELDS, hash) == -1)
+	    sqlite3_column_int64(st, 7), f, fl, STORE_AUDIT_NFIELDS, hash) == -1)
 		return sp_err_set(&s->err, "audit: cannot hash entry %lld",
 		    (long long)expect);
 	if (memcmp(hash, h, STORE_HASH_HEXLEN) != 0) {
@@ -1621,7 +1606,7 @@ bad:
 }
 
 int
-sp_store_audit_list(struct sp_store *s, size_t last,
+sp_sqlite_audit_list(struct sp_sqlite *s, size_t last,
     int (*fn)(void *, int64_t, const struct sp_audit *), void *arg)
 {
 	struct sp_audit a;
@@ -1656,7 +1641,7 @@ sp_store_audit_list(struct sp_store *s, size_t last,
 }
 
 int
-sp_store_audit_verify(struct sp_store *s, int64_t *bad)
+sp_sqlite_audit_verify(struct sp_sqlite *s, int64_t *bad)
 {
 	char prev[STORE_HASH_HEXLEN + 1], head[STORE_HASH_HEXLEN + 1] = "";
 	int64_t expect = 1, headseq = 0, dummy;
@@ -1711,6 +1696,75 @@ sp_store_audit_verify(struct sp_store *s, int64_t *bad)
 		    "head's hash", (long long)headseq);
 		goto fail;
 	}
+	return tx_commit(s, &t);
+fail:
+	tx_abort(s, &t);
+	return -1;
+}
+
+/* -------------------------------------------------------------- blobs */
+
+int
+sp_sqlite_blob_get(struct sp_sqlite *s, const char *name, struct sp_buf *out,
+    int64_t *version)
+{
+	sqlite3_stmt *st;
+	const void *p;
+	int rc = -1, n;
+
+	if (sp_store_blob_name_check(name, &s->err) == -1 ||
+	    (st = stmt(s, ST_BLOB_GET)) == NULL)
+		return -1;
+	bind_str(st, 1, name);
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		p = sqlite3_column_blob(st, 1);
+		n = sqlite3_column_bytes(st, 1);
+		if (n > 0 && sp_buf_append(out, p, (size_t)n) == -1) {
+			sp_err_set(&s->err, "store: blob '%s' of %d bytes: out "
+			    "of memory or over the buffer's limit", name, n);
+			break;
+		}
+		if (version != NULL)
+			*version = sqlite3_column_int64(st, 0);
+		rc = 0;
+		break;
+	case SQLITE_DONE:
+		rc = 1;
+		break;
+	default:
+		db_fail(s);
+		break;
+	}
+	stmt_done(st);
+	return rc;
+}
+
+int
+sp_sqlite_blob_put(struct sp_sqlite *s, const char *name, const void *body,
+    size_t len)
+{
+	sqlite3_stmt *st;
+	struct tx t;
+
+	if (sp_store_blob_name_check(name, &s->err) == -1)
+		return -1;
+	if (len > (size_t)SP_STORE_BLOB_MAX)
+		return sp_err_set(&s->err, "store: blob '%s' of %zu bytes: "
+		    "over the limit of %ld", name, len, SP_STORE_BLOB_MAX);
+	if (tx_begin(s, &t, 1) == -1)
+		return -1;
+	if ((st = stmt(s, ST_BLOB_PUT)) == NULL)
+		goto fail;
+	bind_str(st, 1, name);
+	if (sqlite3_bind_blob64(st, 2, len > 0 ? body : "", len,
+	    SQLITE_STATIC) != SQLITE_OK) {
+		db_fail(s);
+		stmt_done(st);
+		goto fail;
+	}
+	if (step_done(s, st) == -1)
+		goto fail;
 	return tx_commit(s, &t);
 fail:
 	tx_abort(s, &t);

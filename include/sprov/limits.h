@@ -99,6 +99,20 @@
  * committed at once. */
 #define SP_WRITER_BATCH_MAX	1024
 #define SP_WRITER_LINGER_MS	250
+/*
+ * Shared blobs in the store (the device CRL, the ticket keys): a name of
+ * [a-z0-9_-], and a body size bound (a CRL listing a million revoked
+ * phones is about 40 MB in PEM).
+ */
+#define SP_STORE_BLOB_NAME_MAX	32
+#define SP_STORE_BLOB_MAX	(64L * 1024 * 1024)
+/*
+ * PostgreSQL: seconds to wait for a connection, and the back-off between
+ * attempts while the database is away (doubling, capped).
+ */
+#define SP_PG_CONNECT_TIMEOUT	3
+#define SP_PG_BACKOFF_MIN_MS	200
+#define SP_PG_BACKOFF_MAX_MS	5000
 
 /* Client-certificate verdicts a TLS server context remembers (keyed by the
  * SHA-256 of the certificate's DER), and for how long at most; an entry

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "sprov/buf.h"
 #include "sprov/err.h"
 #include "sprov/limits.h"
 #include "sprov/profile.h"
@@ -145,6 +146,41 @@ int		 sp_store_audit_list(struct sp_store *, size_t last,
 		    void *);
 /* 0 when the whole chain verifies; -1 with the first bad seq in *bad. */
 int		 sp_store_audit_verify(struct sp_store *, int64_t *bad);
+
+/*
+ * Shared blobs: named byte strings that every node reads, each with a
+ * version that moves on every put.  Names used: "crl" (the device CRL, PEM)
+ * and "ticket_keys" (TLS session-ticket keys, the format of
+ * sp_tls_ticket_keys_rotate).  get: 0 with the body in out (appended to
+ * what it holds) and the version in *version (may be NULL), 1 when there
+ * is none, -1 on error.  put replaces the body; at most SP_STORE_BLOB_MAX.
+ */
+int		 sp_store_blob_get(struct sp_store *, const char *name,
+		    struct sp_buf *out, int64_t *version);
+int		 sp_store_blob_put(struct sp_store *, const char *name,
+		    const void *body, size_t len);
+
+/*
+ * The change feed of a store that several processes on several machines
+ * share (PostgreSQL LISTEN/NOTIFY; the notification is sent by the same
+ * transaction as the change, so it arrives only if the change committed).
+ * sp_store_watch subscribes this connection: 0 with the descriptor to wait
+ * on for readability in *fd; 1 when the backend has no feed (SQLite: every
+ * connection reads the file; ask sp_store_generation); -1 on error.
+ * sp_store_changes never blocks: it ORs into *what what changed since the
+ * last call and sets *fd to the descriptor to wait on now.  While the
+ * database is away it returns -1 with *fd -1 (wait a little, call again:
+ * each call reconnects when the back-off allows); after a reconnect, or
+ * when notifications may have been missed, everything is reported changed.
+ */
+#define SP_STORE_CHANGED_GEN	0x1u	/* the generation moved */
+#define SP_STORE_CHANGED_BLOB	0x2u	/* a blob was put */
+#define SP_STORE_CHANGED_ALL	0x3u
+int		 sp_store_watch(struct sp_store *, int *fd);
+int		 sp_store_changes(struct sp_store *, unsigned *what, int *fd);
+
+/* "sqlite" or "postgresql": the backend of an open store. */
+const char	*sp_store_backend(const struct sp_store *);
 
 /* Checks a scope string; 0 or -1 with the reason in err. */
 int		 sp_store_scope_check(const char *scope, struct sp_err *);

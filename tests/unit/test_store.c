@@ -168,11 +168,11 @@ t_open_creates_schema(void)
 		CHECK(stat(wal, &sb) == 0 && (sb.st_mode & 0777) == 0600);
 	}
 	sp_store_close(st);
-	CHECK(raw_int(s.db, "SELECT version FROM schema_version") == 1);
+	CHECK(raw_int(s.db, "SELECT version FROM schema_version") == 2);
 	CHECK(raw_int(s.db, "SELECT count(*) FROM sqlite_schema WHERE "
 	    "type='table' AND name IN ('devices','device_certs',"
 	    "'device_groups','params','reports','audit','meta',"
-	    "'schema_version')") == 8);
+	    "'schema_version','blobs')") == 9);
 	CHECK(raw_int(s.db, "SELECT count(*) FROM pragma_journal_mode "
 	    "WHERE journal_mode='wal'") == 1);
 	/* Reopening migrates nothing and keeps the data. */
@@ -186,7 +186,7 @@ t_open_creates_schema(void)
 	CHECK_STR(d.model, "CP-8845-3PCC");
 	sp_store_close(st);
 	CHECK(stat(s.db, &sb) == 0 && (sb.st_mode & 0777) == 0600);
-	CHECK(raw_int(s.db, "SELECT version FROM schema_version") == 1);
+	CHECK(raw_int(s.db, "SELECT version FROM schema_version") == 2);
 out:
 	scratch_free(&s);
 }
@@ -271,7 +271,7 @@ t_open_not_a_store(void)
 static void
 t_url_refused(void)
 {
-	static const char *const bad[] = { "postgres://u:s3cret@db/sprov",
+	static const char *const bad[] = { "mysql://u:s3cret@db/sprov",
 	    "mysql:x", "/var/lib/sprov/store.db", "", "sqlite:", "SQLITE:x" };
 	struct sp_err err;
 	size_t i;
@@ -282,10 +282,11 @@ t_url_refused(void)
 		CHECK_HAS(err.msg, "sqlite:PATH");
 	}
 	err.msg[0] = '\0';
-	CHECK(sp_store_open("postgres://u:s3cret@db/sprov", &err) == NULL);
+	CHECK(sp_store_open("mysql://u:s3cret@db/sprov", &err) == NULL);
 	CHECK_HAS(err.msg, "unsupported scheme");
-	CHECK_HAS(err.msg, "postgres://");
+	CHECK_HAS(err.msg, "mysql://");
 	CHECK_HAS(err.msg, "@db/sprov");
+	CHECK_HAS(err.msg, "postgresql://");
 	CHECK(strstr(err.msg, "s3cret") == NULL);
 	CHECK(sp_store_open(NULL, &err) == NULL);
 	CHECK(sp_store_open("sqlite:/nonexistent-dir/x/store.db", &err) ==
