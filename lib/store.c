@@ -9,11 +9,16 @@
  * hash audit entries with sp_store_audit_hash() so that a trail moved
  * between backends still verifies.
  */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <libpq-fe.h>
 #include <openssl/evp.h>
 
 #include "sprov/err.h"
@@ -485,6 +490,40 @@ sp_store_blob_put(struct sp_store *s, const char *name, const void *body,
     size_t len)
 {
 	return CALL(s, blob_put, name, body, len);
+}
+
+int
+sp_store_local_dir(const char *url, char *dir, size_t n, struct sp_err *err)
+{
+	PQconninfoOption *opts, *o;
+	char *msg = NULL, tmp[PATH_MAX];
+	const char *p;
+
+	dir[0] = '\0';
+	if (strncmp(url, SCHEME_SQLITE, strlen(SCHEME_SQLITE)) == 0) {
+		p = url + strlen(SCHEME_SQLITE);
+		if (snprintf(tmp, sizeof(tmp), "%s", p) >= (int)sizeof(tmp))
+			return sp_err_set(err, "store path too long");
+		if (realpath(dirname(tmp), dir) == NULL)
+			return sp_err_set(err, "store directory of %s: %s", p,
+			    strerror(errno));
+		return 0;
+	}
+	if (!is_pg(url))
+		return sp_err_set(err, "store URL: unsupported scheme");
+	if ((opts = PQconninfoParse(url, &msg)) == NULL) {
+		sp_err_set(err, "store URL: %s", msg ? msg : "out of memory");
+		PQfreemem(msg);
+		return -1;
+	}
+	/* A socket directory; several hosts: the first one is it. */
+	for (o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "host") == 0 && o->val != NULL &&
+		    o->val[0] == '/')
+			snprintf(dir, n, "%.*s", (int)strcspn(o->val, ","),
+			    o->val);
+	PQconninfoFree(opts);
+	return 0;
 }
 
 int

@@ -27,7 +27,10 @@ struct sp_tls_server {
 	atomic_int	 refs;
 	X509		*leaf[SP_TLS_MAX_CERTS];
 	EVP_PKEY	*key[SP_TLS_MAX_CERTS];		/* kept for reloads */
+	STACK_OF(X509)	*chain[SP_TLS_MAX_CERTS];	/* NULL: none */
 	size_t		 nleaf;
+	/* The client CAs loaded, for a refresh without the files. */
+	STACK_OF(X509)	*cas;
 	bool		 verify_clients;
 	unsigned char	 tkeys[SP_TLS_TICKET_KEYS_MAX][SP_TLS_TICKET_KEY_LEN];
 	size_t		 ntkeys;
@@ -51,8 +54,10 @@ struct sp_tls_conn {
 
 static int
 load_chain(SSL_CTX *ctx, const char *certfile, const char *keyfile,
-    EVP_PKEY *kept, X509 **leaf, EVP_PKEY **keyp, struct sp_err *err)
+    EVP_PKEY *kept, X509 **leaf, EVP_PKEY **keyp, STACK_OF(X509) **chainp,
+    struct sp_err *err)
 {
+	STACK_OF(X509) *ch = NULL;
 	EVP_PKEY *k = kept;
 
 	/* The key's permissions first: a readable key is refused outright. */
@@ -74,6 +79,31 @@ load_chain(SSL_CTX *ctx, const char *certfile, const char *keyfile,
 		*leaf = NULL;
 		return sp_err_ssl(err, "%s: no certificate", certfile);
 	}
+	if (SSL_CTX_get0_chain_certs(ctx, &ch) == 1 && ch != NULL &&
+	    (*chainp = X509_chain_up_ref(ch)) == NULL)
+		return sp_err_ssl(err, "%s: cannot keep the chain", certfile);
+	return 0;
+}
+
+/* The same certificate, chain and key from memory (a refresh). */
+static int
+reuse_chain(SSL_CTX *ctx, const struct sp_tls_server *old, size_t i,
+    X509 **leaf, EVP_PKEY **keyp, STACK_OF(X509) **chainp,
+    struct sp_err *err)
+{
+	if (SSL_CTX_use_certificate(ctx, old->leaf[i]) != 1 ||
+	    SSL_CTX_use_PrivateKey(ctx, old->key[i]) != 1 ||
+	    (old->chain[i] != NULL &&
+	    SSL_CTX_set1_chain(ctx, old->chain[i]) != 1))
+		return sp_err_ssl(err, "cannot reuse the server certificate");
+	if (X509_up_ref(old->leaf[i]) != 1 ||
+	    EVP_PKEY_up_ref(old->key[i]) != 1)
+		return sp_err_ssl(err, "cannot reuse the server certificate");
+	*leaf = old->leaf[i];
+	*keyp = old->key[i];
+	if (old->chain[i] != NULL &&
+	    (*chainp = X509_chain_up_ref(old->chain[i])) == NULL)
+		return sp_err_ssl(err, "cannot reuse the chain");
 	return 0;
 }
 
@@ -87,24 +117,22 @@ asn1_time(const ASN1_TIME *t)
 	return timegm(&tm);
 }
 
+/* The CRLs of a PEM text (name: the file or "the store's CRL"). */
 static int
-load_crl(X509_STORE *st, const char *path, time_t *next,
-    struct sp_err *err)
+add_crls(X509_STORE *st, const char *name, const char *data, size_t len,
+    time_t *next, struct sp_err *err)
 {
 	STACK_OF(X509_INFO) *infos;
-	size_t len;
-	char *data;
 	BIO *b;
 	int i, n = 0;
 
-	if (sp_fs_read(path, 64L << 20, &data, &len, err) == -1)
-		return -1;
+	if (len > INT_MAX)
+		return sp_err_set(err, "%s: too large", name);
 	b = BIO_new_mem_buf(data, (int)len);
 	infos = b ? PEM_X509_INFO_read_bio(b, NULL, NULL, NULL) : NULL;
 	BIO_free(b);
-	free(data);
 	if (infos == NULL)
-		return sp_err_ssl(err, "%s: not a PEM CRL", path);
+		return sp_err_ssl(err, "%s: not a PEM CRL", name);
 	for (i = 0; i < sk_X509_INFO_num(infos); i++) {
 		X509_INFO *xi = sk_X509_INFO_value(infos, i);
 
@@ -119,8 +147,23 @@ load_crl(X509_STORE *st, const char *path, time_t *next,
 	}
 	sk_X509_INFO_pop_free(infos, X509_INFO_free);
 	if (n == 0)
-		return sp_err_set(err, "%s: holds no CRL", path);
+		return sp_err_set(err, "%s: holds no CRL", name);
 	return 0;
+}
+
+static int
+load_crl(X509_STORE *st, const char *path, time_t *next,
+    struct sp_err *err)
+{
+	size_t len;
+	char *data;
+	int rc;
+
+	if (sp_fs_read(path, 64L << 20, &data, &len, err) == -1)
+		return -1;
+	rc = add_crls(st, path, data, len, next, err);
+	free(data);
+	return rc;
 }
 
 static int
@@ -135,33 +178,28 @@ hexval(char ch)
 	return -1;
 }
 
-/* Reads a ticket key file (secret: refused when others may read it). */
+/* Parses ticket keys, one per line (name: the file, for messages). */
 static int
-load_ticket_keys(const char *path,
+parse_ticket_keys(const char *name, const char *data, size_t len,
     unsigned char keys[][SP_TLS_TICKET_KEY_LEN], size_t *n,
     struct sp_err *err)
 {
-	const char *p, *l;
-	size_t len, left, ll, line = 0, i;
-	char *data;
+	const char *p = data, *l;
+	size_t left = len, ll, line = 0, i;
 	int rc = 0;
 
 	*n = 0;
-	if (sp_fs_read_secret(path, 64 * 1024, &data, &len, err) == -1)
-		return -1;
-	p = data;
-	left = len;
 	while (rc == 0 && sp_str_field(&p, &left, '\n', &l, &ll)) {
 		line++;
 		if (ll == 0 || l[0] == '#')
 			continue;
 		if (ll != 2 * SP_TLS_TICKET_KEY_LEN) {
 			rc = sp_err_set(err, "%s:%zu: a key is %d hex digits",
-			    path, line, 2 * SP_TLS_TICKET_KEY_LEN);
+			    name, line, 2 * SP_TLS_TICKET_KEY_LEN);
 			break;
 		}
 		if (*n == SP_TLS_TICKET_KEYS_MAX) {
-			rc = sp_err_set(err, "%s:%zu: more than %d keys", path,
+			rc = sp_err_set(err, "%s:%zu: more than %d keys", name,
 			    line, SP_TLS_TICKET_KEYS_MAX);
 			break;
 		}
@@ -169,7 +207,7 @@ load_ticket_keys(const char *path,
 			int hi = hexval(l[2 * i]), lo = hexval(l[2 * i + 1]);
 
 			if (hi < 0 || lo < 0) {
-				rc = sp_err_set(err, "%s:%zu: not hex", path,
+				rc = sp_err_set(err, "%s:%zu: not hex", name,
 				    line);
 				break;
 			}
@@ -177,9 +215,26 @@ load_ticket_keys(const char *path,
 		}
 		(*n)++;
 	}
-	sp_fs_free_secret(data, len);
 	if (rc == 0 && *n == 0)
-		rc = sp_err_set(err, "%s: no ticket key", path);
+		rc = sp_err_set(err, "%s: no ticket key", name);
+	return rc;
+}
+
+/* Reads a ticket key file (secret: refused when others may read it). */
+static int
+load_ticket_keys(const char *path,
+    unsigned char keys[][SP_TLS_TICKET_KEY_LEN], size_t *n,
+    struct sp_err *err)
+{
+	size_t len;
+	char *data;
+	int rc;
+
+	*n = 0;
+	if (sp_fs_read_secret(path, 64 * 1024, &data, &len, err) == -1)
+		return -1;
+	rc = parse_ticket_keys(path, data, len, keys, n, err);
+	sp_fs_free_secret(data, len);
 	return rc;
 }
 
@@ -228,35 +283,66 @@ ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv,
 }
 
 int
-sp_tls_ticket_keys_rotate(const char *path, struct sp_err *err)
+sp_tls_ticket_keys_next(const char *old, size_t oldlen, struct sp_buf *out,
+    struct sp_err *err)
 {
 	unsigned char keys[SP_TLS_TICKET_KEYS_MAX][SP_TLS_TICKET_KEY_LEN];
 	char hex[2 * SP_TLS_TICKET_KEY_LEN + 1];
-	struct sp_buf out;
-	struct sp_err e2;
 	size_t n = 0, i;
-	int rc;
+	int rc = -1;
 
-	if (access(path, F_OK) == 0 && load_ticket_keys(path, keys + 1, &n,
-	    err) == -1)
-		return -1;
+	out->secret = 1;
+	if (old != NULL && parse_ticket_keys("ticket keys", old, oldlen,
+	    keys + 1, &n, err) == -1)
+		goto out;
 	if (n == SP_TLS_TICKET_KEYS_MAX)
 		n--;			/* the oldest goes */
-	if (RAND_bytes(keys[0], SP_TLS_TICKET_KEY_LEN) != 1)
-		return sp_err_set(err, "no randomness for a ticket key");
-	sp_buf_init(&out, 4096);
-	out.secret = 1;
-	sp_buf_printf(&out, "# sprovd session-ticket keys: the first "
+	if (RAND_bytes(keys[0], SP_TLS_TICKET_KEY_LEN) != 1) {
+		sp_err_set(err, "no randomness for a ticket key");
+		goto out;
+	}
+	sp_buf_printf(out, "# sprovd session-ticket keys: the first "
 	    "encrypts, all decrypt\n");
 	for (i = 0; i <= n; i++) {
 		sp_str_hex(hex, keys[i], SP_TLS_TICKET_KEY_LEN);
-		sp_buf_printf(&out, "%s\n", hex);
+		if (sp_buf_printf(out, "%s\n", hex) == -1) {
+			sp_err_set(err, "ticket keys: out of memory");
+			goto out;
+		}
 	}
+	rc = 0;
+out:
 	OPENSSL_cleanse(keys, sizeof(keys));
 	OPENSSL_cleanse(hex, sizeof(hex));
+	return rc;
+}
+
+int
+sp_tls_ticket_keys_rotate(const char *path, struct sp_err *err)
+{
+	struct sp_buf out;
+	struct sp_err e2;
+	size_t len = 0;
+	char *data = NULL;
+	int rc = -1;
+
+	sp_buf_init(&out, 4096);
+	out.secret = 1;
+	if (access(path, F_OK) == 0 && sp_fs_read_secret(path, 64 * 1024,
+	    &data, &len, err) == -1)
+		goto out;
+	if (sp_tls_ticket_keys_next(data, len, &out, err) == -1) {
+		/* Say which file was bad. */
+		sp_err_set(&e2, "%s: %s", path, err->msg);
+		*err = e2;
+		goto out;
+	}
 	rc = sp_fs_write_atomic(path, out.data, out.len, 0600, &e2);
 	if (rc == -1)
 		sp_err_set(err, "%s", e2.msg);
+out:
+	if (data != NULL)
+		sp_fs_free_secret(data, len);
 	sp_buf_release(&out);
 	return rc;
 }
@@ -374,9 +460,14 @@ verify_cb(X509_STORE_CTX *xs, void *arg)
 	return r > 0 ? r : 0;
 }
 
+/*
+ * old: NULL for a new context; else its keys are reused, and with mem its
+ * certificates, chains and client CAs too (no file is read but the CRL
+ * and ticket key files, and not those when c carries them as data).
+ */
 static struct sp_tls_server *
 server_build(const struct sp_tls_server *old, const struct sp_tls_config *c,
-    struct sp_err *err)
+    bool mem, struct sp_err *err)
 {
 	struct sp_tls_server *s;
 	X509_STORE *st;
@@ -417,15 +508,21 @@ server_build(const struct sp_tls_server *old, const struct sp_tls_config *c,
 	}
 	for (i = 0; i < c->ncerts; i++) {
 		s->nleaf++;
-		if (load_chain(s->ctx, c->cert[i], c->key[i], old ?
-		    old->key[i] : NULL, &s->leaf[i], &s->key[i], err) == -1)
+		if (mem ? reuse_chain(s->ctx, old, i, &s->leaf[i], &s->key[i],
+		    &s->chain[i], err) == -1 : load_chain(s->ctx, c->cert[i],
+		    c->key[i], old ? old->key[i] : NULL, &s->leaf[i],
+		    &s->key[i], &s->chain[i], err) == -1)
 			goto fail;
+	}
+	if (mem && (old->cas != NULL) != (c->nclient_ca > 0)) {
+		sp_err_set(err, "client CAs changed: a refresh keeps them");
+		goto fail;
 	}
 	if (c->nclient_ca > 0) {
 		st = SSL_CTX_get_cert_store(s->ctx);
 		if ((names = sk_X509_NAME_new_null()) == NULL)
 			goto sslfail;
-		for (i = 0; i < c->nclient_ca; i++) {
+		for (i = 0; !mem && i < c->nclient_ca; i++) {
 			if (X509_STORE_load_file(st, c->client_ca[i]) != 1 ||
 			    SSL_add_file_cert_subjects_to_stack(names,
 			    c->client_ca[i]) != 1) {
@@ -434,9 +531,27 @@ server_build(const struct sp_tls_server *old, const struct sp_tls_config *c,
 				goto fail;
 			}
 		}
+		for (i = 0; mem && i < (size_t)sk_X509_num(old->cas); i++) {
+			X509 *ca = sk_X509_value(old->cas, (int)i);
+			X509_NAME *nm = X509_NAME_dup(X509_get_subject_name(ca));
+
+			if (X509_STORE_add_cert(st, ca) != 1 || nm == NULL ||
+			    sk_X509_NAME_push(names, nm) <= 0) {
+				X509_NAME_free(nm);
+				goto sslfail;
+			}
+		}
+		/* Kept for a later refresh without the files. */
+		if ((s->cas = X509_STORE_get1_all_certs(st)) == NULL)
+			goto sslfail;
 		SSL_CTX_set_client_CA_list(s->ctx, names);
 		names = NULL;
-		if (c->crl != NULL) {
+		if (c->crl_data != NULL) {
+			if (add_crls(st, "the store's CRL", c->crl_data,
+			    c->crl_len, &s->crl_next, err) == -1)
+				goto fail;
+			X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
+		} else if (c->crl != NULL) {
 			if (load_crl(st, c->crl, &s->crl_next, err) == -1)
 				goto fail;
 			X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
@@ -457,7 +572,8 @@ server_build(const struct sp_tls_server *old, const struct sp_tls_config *c,
 	 * tickets are encrypted so that any process holding it resumes them.
 	 */
 	SSL_CTX_set_num_tickets(s->ctx, 1);
-	if (c->ticket_keys == NULL && c->session_cache > 0) {
+	if (c->ticket_keys == NULL && c->ticket_keys_data == NULL &&
+	    c->session_cache > 0) {
 		SSL_CTX_set_options(s->ctx, SSL_OP_NO_TICKET);
 		/* No sweep of the whole cache every 255 handshakes: a full
 		 * cache drops its oldest session, and lookups refuse expired
@@ -470,8 +586,11 @@ server_build(const struct sp_tls_server *old, const struct sp_tls_config *c,
 	/* Resumed sessions must carry the same client identity. */
 	SSL_CTX_set_session_id_context(s->ctx, (const unsigned char *)"sprov",
 	    5);
-	if (c->ticket_keys != NULL) {
-		if (load_ticket_keys(c->ticket_keys, s->tkeys, &s->ntkeys,
+	if (c->ticket_keys_data != NULL || c->ticket_keys != NULL) {
+		if (c->ticket_keys_data != NULL ? parse_ticket_keys(
+		    "the store's ticket keys", c->ticket_keys_data,
+		    c->ticket_keys_len, s->tkeys, &s->ntkeys, err) == -1 :
+		    load_ticket_keys(c->ticket_keys, s->tkeys, &s->ntkeys,
 		    err) == -1)
 			goto fail;
 		SSL_CTX_set_app_data(s->ctx, s);
@@ -491,14 +610,21 @@ fail:
 struct sp_tls_server *
 sp_tls_server_new(const struct sp_tls_config *c, struct sp_err *err)
 {
-	return server_build(NULL, c, err);
+	return server_build(NULL, c, false, err);
 }
 
 struct sp_tls_server *
 sp_tls_server_reload(const struct sp_tls_server *old,
     const struct sp_tls_config *c, struct sp_err *err)
 {
-	return server_build(old, c, err);
+	return server_build(old, c, false, err);
+}
+
+struct sp_tls_server *
+sp_tls_server_refresh(const struct sp_tls_server *old,
+    const struct sp_tls_config *c, struct sp_err *err)
+{
+	return server_build(old, c, true, err);
 }
 
 void
@@ -518,7 +644,9 @@ sp_tls_server_unref(struct sp_tls_server *s)
 	for (i = 0; i < s->nleaf; i++) {
 		X509_free(s->leaf[i]);
 		EVP_PKEY_free(s->key[i]);
+		sk_X509_pop_free(s->chain[i], X509_free);
 	}
+	sk_X509_pop_free(s->cas, X509_free);
 	SSL_CTX_free(s->ctx);
 	free(s->verdicts);
 	EVP_MD_free(s->sha256);
@@ -729,4 +857,72 @@ bool
 sp_tls_resumed(const struct sp_tls_conn *c)
 {
 	return SSL_session_reused(c->ssl) == 1;
+}
+
+int
+sp_tls_server_crl_check(const struct sp_tls_server *s, const char *pem,
+    size_t len, struct sp_err *err)
+{
+	STACK_OF(X509_INFO) *infos = NULL;
+	time_t now = time(NULL), t;
+	BIO *b = NULL;
+	int i, j, n = 0, rc = -1;
+	char name[256];
+
+	if (s->cas == NULL)
+		return sp_err_set(err, "no client CA to check a CRL against");
+	if (len == 0 || len > INT_MAX ||
+	    (b = BIO_new_mem_buf(pem, (int)len)) == NULL ||
+	    (infos = PEM_X509_INFO_read_bio(b, NULL, NULL, NULL)) == NULL) {
+		sp_err_ssl(err, "not a PEM CRL");
+		goto out;
+	}
+	for (i = 0; i < sk_X509_INFO_num(infos); i++) {
+		X509_CRL *crl = sk_X509_INFO_value(infos, i)->crl;
+		const X509_NAME *iss;
+		EVP_PKEY *pk;
+		int ok = 0;
+
+		if (crl == NULL) {
+			sp_err_set(err, "PEM block %d is not a CRL", i + 1);
+			goto out;
+		}
+		n++;
+		iss = X509_CRL_get_issuer(crl);
+		X509_NAME_oneline(iss, name, sizeof(name));
+		for (j = 0; !ok && j < sk_X509_num(s->cas); j++) {
+			X509 *ca = sk_X509_value(s->cas, j);
+
+			if (X509_NAME_cmp(X509_get_subject_name(ca), iss) != 0 ||
+			    (pk = X509_get0_pubkey(ca)) == NULL)
+				continue;
+			ok = X509_CRL_verify(crl, pk) == 1;
+		}
+		if (!ok) {
+			sp_err_set(err, "CRL %d (issuer %s): not signed by a "
+			    "client CA of this server", n, name);
+			goto out;
+		}
+		t = asn1_time(X509_CRL_get0_nextUpdate(crl));
+		if (t != 0 && t <= now) {
+			sp_err_set(err, "CRL %d (issuer %s): expired (its "
+			    "nextUpdate is past)", n, name);
+			goto out;
+		}
+		t = asn1_time(X509_CRL_get0_lastUpdate(crl));
+		if (t > now + 300) {
+			sp_err_set(err, "CRL %d (issuer %s): issued in the "
+			    "future (check the clocks)", n, name);
+			goto out;
+		}
+	}
+	if (n == 0) {
+		sp_err_set(err, "no CRL in the PEM text");
+		goto out;
+	}
+	rc = 0;
+out:
+	sk_X509_INFO_pop_free(infos, X509_INFO_free);
+	BIO_free(b);
+	return rc;
 }

@@ -111,6 +111,8 @@
  * attempts while the database is away (doubling, capped).
  */
 #define SP_PG_CONNECT_TIMEOUT	3
+/* An admin API request body (operators only): a CRL at most. */
+#define SP_ADMIN_BODY_MAX	SP_STORE_BLOB_MAX
 #define SP_PG_BACKOFF_MIN_MS	200
 #define SP_PG_BACKOFF_MAX_MS	5000
 

@@ -179,6 +179,14 @@ int		 sp_store_blob_put(struct sp_store *, const char *name,
 int		 sp_store_watch(struct sp_store *, int *fd);
 int		 sp_store_changes(struct sp_store *, unsigned *what, int *fd);
 
+/*
+ * The local directory a store needs to be reachable from (for a process
+ * that sees only part of the file system): the SQLite file's directory,
+ * PostgreSQL's socket directory when the URL names one, else "" (TCP).
+ */
+int		 sp_store_local_dir(const char *url, char *dir, size_t n,
+		    struct sp_err *);
+
 /* "sqlite" or "postgresql": the backend of an open store. */
 const char	*sp_store_backend(const struct sp_store *);
 

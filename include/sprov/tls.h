@@ -22,6 +22,7 @@
 
 #include <openssl/x509.h>
 
+#include "sprov/buf.h"
 #include "sprov/err.h"
 
 #define SP_TLS_WANT_POLLIN	(-2)
@@ -51,6 +52,15 @@ struct sp_tls_config {
 	 * process instead (no memory, a quarter of a handshake each).
 	 */
 	size_t		 session_cache;
+	/*
+	 * The CRL and the ticket keys as text in memory instead of files
+	 * (nodes sharing a PostgreSQL store read them from it): when set,
+	 * they win over crl and ticket_keys.  Borrowed for the call.
+	 */
+	const char	*crl_data;
+	size_t		 crl_len;
+	const char	*ticket_keys_data;
+	size_t		 ticket_keys_len;
 };
 
 struct sp_tls_server;
@@ -70,6 +80,21 @@ struct sp_tls_server	*sp_tls_server_new(const struct sp_tls_config *,
  */
 struct sp_tls_server	*sp_tls_server_reload(const struct sp_tls_server *old,
 			    const struct sp_tls_config *, struct sp_err *);
+/*
+ * A new context with everything of old (certificates, chains, keys,
+ * client CAs: no file read, for a process that can no longer see them)
+ * but the CRL and ticket keys, taken from c (crl_data/ticket_keys_data,
+ * or their files).
+ */
+struct sp_tls_server	*sp_tls_server_refresh(const struct sp_tls_server *old,
+			    const struct sp_tls_config *, struct sp_err *);
+/*
+ * Checks a PEM text of CRLs before it is shared with every node: each is
+ * a CRL signed by a client CA of s, not expired, not issued in the future.
+ * 0, or -1 with the reason.
+ */
+int			 sp_tls_server_crl_check(const struct sp_tls_server *,
+			    const char *pem, size_t len, struct sp_err *);
 void			 sp_tls_server_ref(struct sp_tls_server *);
 void			 sp_tls_server_unref(struct sp_tls_server *);
 /* The earliest nextUpdate of the CRLs loaded (0: no CRL).  Past it every
@@ -107,6 +132,14 @@ bool			 sp_tls_resumed(const struct sp_tls_conn *);
  * atomically with mode 0600.  Creates the file if absent.
  */
 int			 sp_tls_ticket_keys_rotate(const char *path,
+			    struct sp_err *);
+/*
+ * The same rotation on text: old (NULL for none) holds keys in the file's
+ * format; the rotated text is appended to out (made secret: wiped on
+ * release).  For the copy nodes share in their store.
+ */
+int			 sp_tls_ticket_keys_next(const char *old,
+			    size_t oldlen, struct sp_buf *out,
 			    struct sp_err *);
 
 #endif

@@ -291,7 +291,9 @@ usage(void)
 	    "      SCOPE: --default | --model PN | --group G | --device MAC\n"
 	    "  import FILE.csv   (mac,serial,model; all or nothing)\n"
 	    "  report MAC\n"
-	    "  audit list | audit verify\n");
+	    "  audit list | audit verify\n"
+	    "  crl put FILE.pem | crl show   (the CRL nodes share: crl store)\n"
+	    "  ticket-keys rotate            (ticket_keys store)\n");
 	exit(2);
 }
 
@@ -462,6 +464,29 @@ main(int argc, char *argv[])
 			rc = 1;
 		} else
 			rc = finish(&c, st, j, audit_table);
+	} else if (argc == 3 && strcmp(argv[0], "crl") == 0 &&
+	    strcmp(argv[1], "put") == 0) {
+		if (sp_fs_read(argv[2], SP_STORE_BLOB_MAX, &data, &len,
+		    &err) == -1) {
+			fprintf(stderr, "sprovctl: %s\n", err.msg);
+			return 1;
+		}
+		if (memchr(data, '\0', len) != NULL) {
+			fprintf(stderr, "sprovctl: %s: not a PEM file\n",
+			    argv[2]);
+			free(data);
+			return 1;
+		}
+		st = call(&c, "PUT", "/crl", data, "application/x-pem-file",
+		    &j);
+		free(data);
+		rc = finish(&c, st, j, NULL);
+	} else if (IS2(2, "crl", "show")) {
+		st = call(&c, "GET", "/crl", NULL, NULL, &j);
+		rc = finish(&c, st, j, NULL);
+	} else if (IS2(2, "ticket-keys", "rotate")) {
+		st = call(&c, "POST", "/ticket-keys/rotate", NULL, NULL, &j);
+		rc = finish(&c, st, j, NULL);
 	} else
 		usage();
 	free(body);

@@ -17,6 +17,12 @@
  *   POST   /api/v1/import                 CSV mac,serial,model (all or none)
  *   GET    /api/v1/audit                  (the last 100 entries)
  *   GET    /api/v1/audit/verify
+ *   PUT    /api/v1/crl                    PEM CRLs of the client CAs
+ *   GET    /api/v1/crl                    {"version","bytes"}
+ *   POST   /api/v1/ticket-keys/rotate     (the keys never leave the store)
+ *
+ * The CRL and the ticket keys are blobs of the store that every node with
+ * "crl store" / "ticket_keys store" follows (see sprovd.conf(5)).
  */
 #include <limits.h>
 #include <stdarg.h>
@@ -32,6 +38,7 @@
 #include "sprov/profile.h"
 #include "sprov/store.h"
 #include "sprov/str.h"
+#include "sprov/tls.h"
 #include "sprovd/sprovd.h"
 
 struct reply {
@@ -408,9 +415,103 @@ count_one(void *arg, const struct sp_device *d)
 	return 0;
 }
 
+/* PUT /crl: checked against the client CAs, then shared. */
+static void
+crl_put(struct sp_store *st, const struct admin_env *env, const char *body,
+    size_t len, struct reply *r)
+{
+	struct sp_err err;
+	struct sp_buf none;
+	int64_t v = 0;
+
+	if (env == NULL || env->crl_check == NULL) {
+		fail(r, 422, "this server cannot check a CRL (no client CA)");
+		return;
+	}
+	if (env->crl_check(env->arg, body, len, &err) == -1) {
+		fail(r, 422, "CRL refused: %s", err.msg);
+		return;
+	}
+	if (sp_store_blob_put(st, "crl", body, len) == -1) {
+		store_fail(r, st);
+		return;
+	}
+	sp_buf_init(&none, SP_STORE_BLOB_MAX);
+	if (sp_store_blob_get(st, "crl", &none, &v) == -1)
+		v = 0;
+	sp_buf_release(&none);
+	r->status = 200;
+	r->json = json_pack("{s:b, s:I, s:I}", "stored", 1, "version",
+	    (json_int_t)v, "bytes", (json_int_t)len);
+}
+
+static void
+crl_get(struct sp_store *st, struct reply *r)
+{
+	struct sp_buf b;
+	int64_t v = 0;
+	int rc;
+
+	sp_buf_init(&b, SP_STORE_BLOB_MAX);
+	rc = sp_store_blob_get(st, "crl", &b, &v);
+	if (rc == -1)
+		store_fail(r, st);
+	else if (rc == 1)
+		fail(r, 404, "the store holds no CRL");
+	else
+		r->json = json_pack("{s:I, s:I}", "version", (json_int_t)v,
+		    "bytes", (json_int_t)b.len);
+	sp_buf_release(&b);
+}
+
+/* A new ticket key first; the older ones still decrypt (rotation). */
+static void
+tickets_rotate(struct sp_store *st, struct reply *r)
+{
+	struct sp_buf old, next;
+	struct sp_err err;
+	int64_t v = 0;
+	int rc;
+
+	sp_buf_init(&old, 64 * 1024);
+	sp_buf_init(&next, 64 * 1024);
+	old.secret = next.secret = 1;
+	if (sp_store_begin(st) == -1) {
+		store_fail(r, st);
+		goto out;
+	}
+	rc = sp_store_blob_get(st, "ticket_keys", &old, NULL);
+	if (rc == -1 || (rc == 0 ? sp_tls_ticket_keys_next(old.data, old.len,
+	    &next, &err) : sp_tls_ticket_keys_next(NULL, 0, &next, &err)) ==
+	    -1) {
+		if (rc == -1)
+			store_fail(r, st);
+		else
+			fail(r, 422, "the ticket keys in the store: %s",
+			    err.msg);
+		sp_store_rollback(st);
+		goto out;
+	}
+	if (sp_store_blob_put(st, "ticket_keys", next.data, next.len) == -1 ||
+	    sp_store_commit(st) == -1) {
+		store_fail(r, st);
+		sp_store_rollback(st);
+		goto out;
+	}
+	sp_buf_reset(&old);
+	if (sp_store_blob_get(st, "ticket_keys", &old, &v) == -1)
+		v = 0;
+	r->json = json_pack("{s:b, s:I}", "rotated", 1, "version",
+	    (json_int_t)v);
+out:
+	sp_buf_release(&old);
+	sp_buf_release(&next);
+}
+
 int
-admin_exec(struct sp_store *st, int method, const char *path,
-    const char *body, size_t len, int *status, char **out, size_t *outlen)
+admin_exec(struct sp_store *st, const struct admin_env *env, int method,
+    const char *path, const char *body, size_t len, int *status, char **out,
+    size_t *outlen)
 {
 	struct reply r = { 200, NULL };
 	struct counts cnt = { 0, 0, 0 };
@@ -421,6 +522,7 @@ admin_exec(struct sp_store *st, int method, const char *path,
 	*out = NULL;
 	*outlen = 0;
 	if (len > 0 && strcmp(path, "/import") != 0 &&
+	    strcmp(path, "/crl") != 0 &&
 	    (in = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) ==
 	    NULL)
 		fail(&r, 400, "body: %s (line %d)", jerr.text, jerr.line);
@@ -445,7 +547,14 @@ admin_exec(struct sp_store *st, int method, const char *path,
 			r.json = json_pack("{s:b, s:I, s:s}", "ok", 0,
 			    "bad_seq", (json_int_t)bad, "error",
 			    sp_store_error(st));
-	} else if (strcmp(path, "/status") == 0 && method == SP_HTTP_GET) {
+	} else if (strcmp(path, "/crl") == 0 && method == SP_HTTP_PUT)
+		crl_put(st, env, body, len, &r);
+	else if (strcmp(path, "/crl") == 0 && method == SP_HTTP_GET)
+		crl_get(st, &r);
+	else if (strcmp(path, "/ticket-keys/rotate") == 0 &&
+	    method == SP_HTTP_POST)
+		tickets_rotate(st, &r);
+	else if (strcmp(path, "/status") == 0 && method == SP_HTTP_GET) {
 		if (sp_store_device_list(st, count_one, &cnt) == -1)
 			store_fail(&r, st);
 		else

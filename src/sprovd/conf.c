@@ -32,6 +32,7 @@ static const struct sp_cfg_key schema[] = {
 	{ "ticket_keys", 0 },
 	{ "session_cache", 0 },
 	{ "max_handshakes", 0 },
+	{ "store_grace", 0 },
 };
 
 static int
@@ -102,8 +103,21 @@ conf_load(const char *path, struct sprovd_conf *conf, struct sp_cfg **cfgp,
 			return bad(c, path, "client_ca", "too many client CAs");
 		conf->tls.client_ca[conf->tls.nclient_ca++] = v;
 	}
+	/*
+	 * "store": the copy every node shares in the store (blobs "crl" and
+	 * "ticket_keys"), followed through its change feed.
+	 */
 	conf->tls.crl = sp_cfg_get(c, "crl");
+	if (conf->tls.crl != NULL && strcmp(conf->tls.crl, "store") == 0) {
+		conf->crl_store = true;
+		conf->tls.crl = NULL;
+	}
 	conf->tls.ticket_keys = sp_cfg_get(c, "ticket_keys");
+	if (conf->tls.ticket_keys != NULL &&
+	    strcmp(conf->tls.ticket_keys, "store") == 0) {
+		conf->tickets_store = true;
+		conf->tls.ticket_keys = NULL;
+	}
 	/* The admin listener: same server certificates, operators' CAs. */
 	conf->admin_tls = conf->tls;
 	conf->admin_tls.nclient_ca = 0;
@@ -155,6 +169,8 @@ conf_load(const char *path, struct sprovd_conf *conf, struct sp_cfg **cfgp,
 	    num(c, "timeout_request", 1, 600, 10,
 	    &conf->live.timeout_request, err) == -1 ||
 	    num(c, "timeout_idle", 1, 3600, 30, &conf->live.timeout_idle, err) == -1 ||
+	    num(c, "store_grace", 0, 86400, 60, &conf->live.store_grace,
+	    err) == -1 ||
 	    num(c, "session_cache", 0, SP_TLS_SESSIONS_MAX,
 	    SP_TLS_SESSIONS_DEFAULT, &sessions, err) == -1)
 		return -1;
@@ -187,7 +203,9 @@ conf_same_restart_keys(const struct sprovd_conf *o, const struct sprovd_conf *n,
 	}
 #define SAMESTR(a, b) (((a) == NULL && (b) == NULL) || ((a) != NULL && \
 	(b) != NULL && strcmp((a), (b)) == 0))
-	same = same && SAMESTR(o->store, n->store) &&
+	same = same && o->crl_store == n->crl_store &&
+	    o->tickets_store == n->tickets_store &&
+	    SAMESTR(o->store, n->store) &&
 	    SAMESTR(o->user, n->user) &&
 	    SAMESTR(o->firmware_dir, n->firmware_dir);
 #undef SAMESTR

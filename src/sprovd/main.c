@@ -265,22 +265,17 @@ bind_dir(int fd, const char *root, const char *path, bool ro)
 static int
 empty_view(const struct sprovd_conf *conf, struct sp_err *err)
 {
-	char sdir[PATH_MAX], fdir[PATH_MAX], cwd[PATH_MAX], tmp[PATH_MAX];
-	const char *spath = conf->store + strlen("sqlite:");
+	char sdir[PATH_MAX], fdir[PATH_MAX], cwd[PATH_MAX];
 	int sfd = -1, ffd = -1, rc = -1;
 	bool mounted = false;
 
-	if (strncmp(conf->store, "sqlite:", 7) != 0 ||
-	    getcwd(cwd, sizeof(cwd)) == NULL) {
-		sp_err_set(err, "store %s: not a file store", conf->store);
+	if (getcwd(cwd, sizeof(cwd)) == NULL) {
+		sp_err_set(err, "current directory: %s", strerror(errno));
 		goto out;
 	}
-	snprintf(tmp, sizeof(tmp), "%s", spath);
-	if (realpath(dirname(tmp), sdir) == NULL) {
-		sp_err_set(err, "store directory of %s: %s", spath,
-		    strerror(errno));
+	/* A PostgreSQL store over TCP needs no directory at all. */
+	if (sp_store_local_dir(conf->store, sdir, sizeof(sdir), err) == -1)
 		goto out;
-	}
 	if (conf->firmware_dir != NULL &&
 	    realpath(conf->firmware_dir, fdir) == NULL) {
 		sp_err_set(err, "firmware_dir %s: %s", conf->firmware_dir,
@@ -295,10 +290,11 @@ empty_view(const struct sprovd_conf *conf, struct sp_err *err)
 	}
 	/* Opened in the new namespace (a bind source must be in it), before
 	 * the tmpfs hides what is under VIEW_ROOT. */
-	if ((sfd = open(sdir, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	if ((sdir[0] != '\0' && (sfd = open(sdir, O_PATH | O_DIRECTORY |
+	    O_CLOEXEC)) == -1) ||
 	    (conf->firmware_dir != NULL && (ffd = open(fdir, O_PATH |
 	    O_DIRECTORY | O_CLOEXEC)) == -1)) {
-		sp_err_set(err, "%s: %s", sfd == -1 ? sdir : fdir,
+		sp_err_set(err, "%s: %s", sdir[0] != '\0' && sfd == -1 ? sdir : fdir,
 		    strerror(errno));
 		goto out;
 	}
@@ -308,7 +304,7 @@ empty_view(const struct sprovd_conf *conf, struct sp_err *err)
 		goto out;
 	}
 	mounted = true;
-	if (bind_dir(sfd, VIEW_ROOT, sdir, false) == -1 ||
+	if ((sfd != -1 && bind_dir(sfd, VIEW_ROOT, sdir, false) == -1) ||
 	    (ffd != -1 && bind_dir(ffd, VIEW_ROOT, fdir, true) == -1) ||
 	    mkdirs(VIEW_ROOT, cwd) == -1) {
 		sp_err_set(err, "building the view: %s", strerror(errno));

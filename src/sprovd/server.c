@@ -7,6 +7,7 @@
  * them four times a second.
  */
 #include <sys/epoll.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -51,6 +52,7 @@ static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 
 struct metrics {
 	atomic_ulong	 accepted, refused, hs_ok, hs_failed, paused, parked;
+	atomic_ulong	 store_refused;
 	atomic_ulong	 status[NSTATUS + 1];		/* last: other */
 	atomic_ulong	 profile_bytes;
 	atomic_ulong	 latency[NBUCKETS + 1];		/* last: +Inf */
@@ -168,6 +170,23 @@ struct server {
 	struct retired		*retired;
 	struct worker		 workers[SPROVD_MAX_WORKERS];
 	long			 nworkers;
+	/*
+	 * The store's change feed (see feed_main): with it, workers take the
+	 * generation from feed_gen instead of asking the database on every
+	 * request; store_down is when the feed lost the database (ms,
+	 * CLOCK_MONOTONIC; 0 while it is reachable).
+	 */
+	struct sp_store		*feed;
+	pthread_t		 feed_thread;
+	bool			 feed_running;
+	bool			 feed_live;
+	_Atomic uint64_t	 feed_gen;
+	atomic_llong		 store_down;
+	/* The blobs the TLS contexts were built from (blob_lock). */
+	pthread_mutex_t		 blob_lock;
+	struct sp_buf		 crl, tickets;
+	int64_t			 crl_ver, tickets_ver;
+	struct admin_env	 env;
 };
 
 static const struct sprovd_live *
@@ -239,6 +258,15 @@ metrics_text(struct server *s, struct sp_buf *b)
 	    "waited for a handshake slot (max_handshakes).\n# TYPE "
 	    "sprovd_hello_parked_total counter\nsprovd_hello_parked_total "
 	    "%lu\n", atomic_load(&s->m.parked));
+	sp_buf_printf(b, "# HELP sprovd_store_reachable 1 while the store's "
+	    "database answers (0: cached profiles only, for store_grace).\n"
+	    "# TYPE sprovd_store_reachable gauge\nsprovd_store_reachable %d\n"
+	    "# HELP sprovd_store_grace_refused_total Requests refused because "
+	    "the database was away longer than store_grace.\n# TYPE "
+	    "sprovd_store_grace_refused_total counter\n"
+	    "sprovd_store_grace_refused_total %lu\n",
+	    atomic_load(&s->store_down) == 0,
+	    atomic_load(&s->m.store_refused));
 	sp_buf_printf(b, "# HELP sprovd_requests_total Responses by status."
 	    "\n# TYPE sprovd_requests_total counter\n");
 	for (i = 0; i <= NSTATUS; i++)
@@ -531,6 +559,36 @@ device_allowed(struct conn *c, struct sp_device *d, const char *what)
 	return 0;
 }
 
+/*
+ * The store generation profiles are cached at.  With a change feed it is
+ * the feed's (no database round trip per request); while the database is
+ * unreachable the last one known stays, so that profiles already cached
+ * are still served, for store_grace seconds: a change made meanwhile on
+ * another node (a quarantine) cannot reach this one, so the grace bounds
+ * how long it may be missed.  Past it, 503 until the database is back.
+ */
+static int
+store_gen(struct worker *w, uint64_t *gen)
+{
+	struct server *s = w->srv;
+	long long down;
+
+	if (!s->feed_live) {
+		if (sp_store_generation(w->store, gen) == 0)
+			return 0;
+		sp_log(s->log, SP_LOG_ERR, "store: %s",
+		    sp_store_error(w->store));
+		return -1;
+	}
+	down = atomic_load(&s->store_down);
+	if (down != 0 && now_ms() - down > live(s)->store_grace * 1000) {
+		atomic_fetch_add(&s->m.store_refused, 1);
+		return -1;
+	}
+	*gen = atomic_load(&s->feed_gen);
+	return 0;
+}
+
 /* "000e08abcdef.xml" or "self.xml" in the path: the MAC asked for. */
 static int
 path_mac(struct conn *c, const char *name, char mac[SP_MAC_HEXLEN + 1])
@@ -657,9 +715,7 @@ route_profile(struct conn *c, const char *name)
 
 	if (own_mac(c, rc, mac, "asked for the profile of") == -1)
 		return;
-	if (sp_store_generation(c->w->store, &gen) == -1) {
-		sp_log(c->w->srv->log, SP_LOG_ERR, "store: %s",
-		    sp_store_error(c->w->store));
+	if (store_gen(c->w, &gen) == -1) {
 		respond_error(c, 503);
 		return;
 	}
@@ -762,7 +818,7 @@ route_admin(struct conn *c)
 		respond_error(c, 404);
 		return;
 	}
-	if (c->req->content_length > live(c->w->srv)->max_report) {
+	if (c->req->content_length > SP_ADMIN_BODY_MAX) {
 		respond_error(c, 413);
 		return;
 	}
@@ -1287,8 +1343,9 @@ do_accept(struct worker *w, int lfd, bool admin)
 		c->file = -1;
 		c->state = C_HELLO;
 		c->deadline = now_ms() + live(s)->timeout_handshake * 1000;
-		sp_buf_init(&c->in, (size_t)(live(s)->max_header +
-		    live(s)->max_report));
+		/* An operator may send a CRL (admin: larger bodies). */
+		sp_buf_init(&c->in, (size_t)live(s)->max_header + (admin ?
+		    (size_t)SP_ADMIN_BODY_MAX : (size_t)live(s)->max_report));
 		sp_buf_init(&c->out, PROFILE_MAX + 4096);
 		peer_ip(fd, c->ip, sizeof(c->ip));
 		c->next = w->conns;
@@ -1461,6 +1518,248 @@ crl_warn(const struct sp_tls_server *tls, struct sp_log *log)
 	    "SIGHUP)", when);
 }
 
+/* ---------------------------------------------------------- the feed */
+
+/*
+ * The TLS contexts again, from the configuration c with the blobs the
+ * store holds (crl store, ticket_keys store); swapped in for what comes
+ * next (established connections keep theirs).  Under blob_lock.
+ */
+static int
+tls_rebuild(struct server *s, struct sp_tls_config *c, struct sp_err *err)
+{
+	struct sp_tls_server *fresh, *old;
+
+	if (s->conf->crl_store) {
+		c->crl_data = s->crl.data;
+		c->crl_len = s->crl.len;
+	}
+	if (s->conf->tickets_store) {
+		c->ticket_keys_data = s->tickets.data;
+		c->ticket_keys_len = s->tickets.len;
+	}
+	fresh = sp_tls_server_refresh(s->tls, c, err);
+	c->crl_data = c->ticket_keys_data = NULL;
+	c->crl_len = c->ticket_keys_len = 0;
+	if (fresh == NULL)
+		return -1;
+	pthread_mutex_lock(&s->tls_lock);
+	old = s->tls;
+	s->tls = fresh;
+	pthread_mutex_unlock(&s->tls_lock);
+	sp_tls_server_unref(old);
+	return 0;
+}
+
+/*
+ * Reads one blob into buf when its version moved; 1 when it did, 0 when
+ * not, -1 on error (buf unchanged).
+ */
+static int
+blob_fresh(struct server *s, const char *name, struct sp_buf *buf,
+    int64_t *ver, struct sp_err *err)
+{
+	struct sp_buf tmp;
+	int64_t v = 0;
+	int rc;
+
+	sp_buf_init(&tmp, SP_STORE_BLOB_MAX);
+	tmp.secret = buf->secret;
+	rc = sp_store_blob_get(s->feed, name, &tmp, &v);
+	if (rc == 0 && v == *ver) {
+		sp_buf_release(&tmp);
+		return 0;
+	}
+	if (rc != 0) {
+		if (rc == 1)
+			sp_err_set(err, "the store holds no %s", name);
+		else
+			sp_err_set(err, "%s", sp_store_error(s->feed));
+		sp_buf_release(&tmp);
+		return -1;
+	}
+	sp_buf_release(buf);
+	*buf = tmp;
+	*ver = v;
+	return 1;
+}
+
+/*
+ * The CRL and ticket keys from the store, when the configuration says so
+ * and their versions moved; the TLS contexts rebuilt with them.  At start
+ * (first) a store without ticket keys gets its first one; a store without
+ * a CRL is refused (deny by default: a node must not serve without the
+ * revocations the others apply).
+ */
+static int
+blobs_apply(struct server *s, bool first, struct sp_err *err)
+{
+	struct sp_buf nk;
+	int a = 0, b = 0, rc = -1;
+
+	pthread_mutex_lock(&s->blob_lock);
+	if (s->conf->crl_store &&
+	    (a = blob_fresh(s, "crl", &s->crl, &s->crl_ver, err)) == -1) {
+		if (first)
+			sp_err_set(err, "crl store: %s (put one with "
+			    "`sprovctl crl put FILE`)", err->msg);
+		goto out;
+	}
+	if (s->conf->tickets_store) {
+		b = blob_fresh(s, "ticket_keys", &s->tickets, &s->tickets_ver,
+		    err);
+		if (b == -1 && first && strstr(err->msg, "holds no") != NULL) {
+			sp_buf_init(&nk, 64 * 1024);
+			if (sp_tls_ticket_keys_next(NULL, 0, &nk, err) == 0 &&
+			    sp_store_blob_put(s->feed, "ticket_keys", nk.data,
+			    nk.len) == -1)
+				sp_err_set(err, "%s", sp_store_error(s->feed));
+			sp_buf_release(&nk);
+			b = blob_fresh(s, "ticket_keys", &s->tickets,
+			    &s->tickets_ver, err);
+		}
+		if (b == -1)
+			goto out;
+	}
+	if ((a == 1 || b == 1) && tls_rebuild(s, &s->conf->tls, err) == -1)
+		goto out;
+	if (a == 1)
+		sp_log(s->log, SP_LOG_INFO, "from the store: the CRL, version "
+		    "%lld", (long long)s->crl_ver);
+	if (b == 1)
+		sp_log(s->log, SP_LOG_INFO, "from the store: the ticket keys, "
+		    "version %lld", (long long)s->tickets_ver);
+	if (a == 1)
+		crl_warn(s->tls, s->log);
+	rc = 0;
+out:
+	pthread_mutex_unlock(&s->blob_lock);
+	return rc;
+}
+
+/* Probe the database this often when no notification came (seconds): a
+ * dead connection shows itself only when used. */
+#define FEED_PROBE_MS	2000
+#define FEED_WAIT_MS	250
+
+static void *
+feed_main(void *arg)
+{
+	struct server *s = arg;
+	struct pollfd p;
+	struct sp_err err;
+	int64_t probe = now_ms();
+	uint64_t gen;
+	unsigned what;
+	int fd = -1, rc;
+
+	if (s->feed_live && sp_store_watch(s->feed, &fd) == -1)
+		fd = -1;
+	while (!atomic_load(&s->stop)) {
+		p.fd = fd;
+		p.events = POLLIN;
+		if (fd == -1 || poll(&p, 1, FEED_WAIT_MS) <= 0) {
+			if (fd == -1)
+				poll(NULL, 0, FEED_WAIT_MS);
+			if (now_ms() - probe < FEED_PROBE_MS)
+				continue;
+		}
+		what = 0;
+		rc = s->feed_live ? sp_store_changes(s->feed, &what, &fd) : 0;
+		if (now_ms() - probe >= FEED_PROBE_MS) {
+			probe = now_ms();
+			what |= s->feed_live ? SP_STORE_CHANGED_GEN :
+			    SP_STORE_CHANGED_BLOB;
+		}
+		if (rc == 0 && (what & SP_STORE_CHANGED_GEN)) {
+			if ((rc = sp_store_generation(s->feed, &gen)) == 0)
+				atomic_store(&s->feed_gen, gen);
+		}
+		if (rc == -1) {
+			if (atomic_load(&s->store_down) == 0) {
+				atomic_store(&s->store_down, now_ms());
+				sp_log(s->log, SP_LOG_ERR, "store unreachable, "
+				    "cached profiles served for %lds: %s",
+				    live(s)->store_grace,
+				    sp_store_error(s->feed));
+			}
+			continue;
+		}
+		if (atomic_load(&s->store_down) != 0) {
+			sp_log(s->log, SP_LOG_INFO, "store reachable again "
+			    "after %llds", (now_ms() -
+			    atomic_load(&s->store_down)) / 1000);
+			atomic_store(&s->store_down, 0);
+		}
+		if ((what & SP_STORE_CHANGED_BLOB) &&
+		    blobs_apply(s, false, &err) == -1)
+			sp_log(s->log, SP_LOG_ERR, "from the store, refused "
+			    "(the running TLS configuration stays): %s",
+			    err.msg);
+	}
+	return NULL;
+}
+
+/*
+ * Starts the feed when the store has one (PostgreSQL) or the TLS blobs
+ * come from the store; its first reads are done before any worker starts.
+ */
+static int
+feed_start(struct server *s)
+{
+	struct sp_err err;
+	uint64_t gen;
+	int fd;
+
+	if ((s->feed = sp_store_open(s->conf->store, &err)) == NULL) {
+		sp_log(s->log, SP_LOG_ERR, "store feed: %s", err.msg);
+		return -1;
+	}
+	if (sp_store_watch(s->feed, &fd) == -1) {
+		sp_log(s->log, SP_LOG_ERR, "store feed: %s",
+		    sp_store_error(s->feed));
+		return -1;
+	}
+	s->feed_live = fd != -1;
+	if (!s->feed_live && !s->conf->crl_store && !s->conf->tickets_store)
+		return 0;		/* SQLite, nothing to follow */
+	if (s->feed_live) {
+		if (sp_store_generation(s->feed, &gen) == -1) {
+			sp_log(s->log, SP_LOG_ERR, "store feed: %s",
+			    sp_store_error(s->feed));
+			return -1;
+		}
+		atomic_store(&s->feed_gen, gen);
+	}
+	if (blobs_apply(s, true, &err) == -1) {
+		sp_log(s->log, SP_LOG_ERR, "%s", err.msg);
+		return -1;
+	}
+	if (pthread_create(&s->feed_thread, NULL, feed_main, s) != 0) {
+		sp_log(s->log, SP_LOG_ERR, "cannot start the store feed");
+		return -1;
+	}
+	s->feed_running = true;
+	return 0;
+}
+
+/* The admin API's check of a CRL: against the client CAs in use. */
+static int
+crl_check(void *arg, const char *pem, size_t len, struct sp_err *err)
+{
+	struct server *s = arg;
+	struct sp_tls_server *t;
+	int rc;
+
+	pthread_mutex_lock(&s->tls_lock);
+	t = s->tls;
+	sp_tls_server_ref(t);
+	pthread_mutex_unlock(&s->tls_lock);
+	rc = sp_tls_server_crl_check(t, pem, len, err);
+	sp_tls_server_unref(t);
+	return rc;
+}
+
 /* Keys a running server cannot change: say so, keep the old values. */
 static void
 restart_only(struct server *s, const struct sprovd_conf *n)
@@ -1510,7 +1809,25 @@ reload(struct server *s)
 	memcpy(n->admin_tls.cert, s->conf->tls.cert, sizeof(n->tls.cert));
 	memcpy(n->admin_tls.key, s->conf->tls.key, sizeof(n->tls.key));
 	n->admin_tls.ncerts = s->conf->tls.ncerts;
-	if ((fresh = sp_tls_server_reload(s->tls, &n->tls, &err)) == NULL ||
+	/* What comes from the store stays the store's (blob_lock). */
+	pthread_mutex_lock(&s->blob_lock);
+	if (s->conf->crl_store) {
+		n->tls.crl = NULL;
+		n->tls.crl_data = s->crl.data;
+		n->tls.crl_len = s->crl.len;
+	}
+	if (s->conf->tickets_store) {
+		n->tls.ticket_keys = NULL;
+		n->tls.ticket_keys_data = s->tickets.data;
+		n->tls.ticket_keys_len = s->tickets.len;
+	}
+	n->crl_store = s->conf->crl_store;
+	n->tickets_store = s->conf->tickets_store;
+	fresh = sp_tls_server_reload(s->tls, &n->tls, &err);
+	pthread_mutex_unlock(&s->blob_lock);
+	n->tls.crl_data = n->tls.ticket_keys_data = NULL;
+	n->tls.crl_len = n->tls.ticket_keys_len = 0;
+	if (fresh == NULL ||
 	    (s->admin_tls != NULL && (fresh_admin = sp_tls_server_reload(
 	    s->admin_tls, &n->admin_tls, &err)) == NULL)) {
 		sp_log(s->log, SP_LOG_ERR, "reload refused, the old "
@@ -1586,8 +1903,15 @@ server_run(struct sprovd_conf *conf, struct sp_tls_server *tls,
 		free(s);
 		return -1;
 	}
+	pthread_mutex_init(&s->blob_lock, NULL);
+	sp_buf_init(&s->crl, SP_STORE_BLOB_MAX);
+	sp_buf_init(&s->tickets, SP_STORE_BLOB_MAX);
+	s->tickets.secret = 1;
 	writer_set_completion(wr, complete, s);
-	/* Signals go to this thread only (sigwait below). */
+	s->env.crl_check = crl_check;
+	s->env.arg = s;
+	writer_set_admin_env(wr, &s->env);
+	/* Signals go to this thread only (sigwait below); the feed too. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -1595,6 +1919,11 @@ server_run(struct sprovd_conf *conf, struct sp_tls_server *tls,
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	s->nworkers = conf->workers;
+	if (feed_start(s) == -1) {
+		atomic_store(&s->stop, 1);
+		s->nworkers = 0;
+		rc = -1;
+	}
 	for (i = 0; i < s->nworkers; i++) {
 		struct worker *w = &s->workers[i];
 
@@ -1642,6 +1971,13 @@ server_run(struct sprovd_conf *conf, struct sp_tls_server *tls,
 	}
 	for (i = 0; i < s->nworkers; i++)
 		pthread_join(s->workers[i].thread, NULL);
+	if (s->feed_running)
+		pthread_join(s->feed_thread, NULL);
+	writer_set_admin_env(wr, NULL);
+	sp_store_close(s->feed);
+	sp_buf_release(&s->crl);
+	sp_buf_release(&s->tickets);
+	pthread_mutex_destroy(&s->blob_lock);
 	for (i = 0; i < s->nworkers; i++) {
 		close(s->workers[i].epfd);
 		close(s->workers[i].evtag.fd);

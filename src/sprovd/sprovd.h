@@ -38,6 +38,9 @@ struct sprovd_live {
 	long			 timeout_handshake;	/* seconds */
 	long			 timeout_request;
 	long			 timeout_idle;
+	/* Seconds cached profiles are still served while the store's
+	 * database is unreachable (0: never). */
+	long			 store_grace;
 };
 
 struct sprovd_conf {
@@ -51,6 +54,8 @@ struct sprovd_conf {
 	const char		*listen_report;
 	struct sp_tls_config	 tls;
 	const char		*store;
+	bool			 crl_store;	/* crl store */
+	bool			 tickets_store;	/* ticket_keys store */
 	const char		*firmware_dir;
 	const char		*user;
 	long			 workers;
@@ -68,6 +73,7 @@ int	conf_same_restart_keys(const struct sprovd_conf *,
 	    const struct sprovd_conf *, int certs);
 
 struct writer;
+struct admin_env;
 struct server;
 struct sp_store;
 
@@ -108,6 +114,9 @@ void		 writer_submit(struct writer *, struct job *);
 long		 writer_depth(struct writer *);
 /* Waits until every submitted job is committed, then stops. */
 void		 writer_stop(struct writer *);
+/* What admin requests need from the server (borrowed until stop). */
+void		 writer_set_admin_env(struct writer *,
+		    const struct admin_env *);
 /* Where completed report jobs go back to: set by the server. */
 void		 writer_set_completion(struct writer *,
 		    void (*)(void *, struct job *), void *);
@@ -118,12 +127,22 @@ int		 server_run(struct sprovd_conf *, struct sp_tls_server *,
 		    size_t nadmin, struct writer *, struct sp_log *);
 
 /*
+ * What the admin API needs from the server beyond the store: a check of a
+ * CRL against the client CAs in use (0, or -1 with the reason).
+ */
+struct admin_env {
+	int	(*crl_check)(void *, const char *pem, size_t len,
+		    struct sp_err *);
+	void	*arg;
+};
+
+/*
  * The admin API: runs one request against the store (in the writer) and
  * gives the status and a JSON body (*out, caller frees; may be NULL).
- * path is what follows /api/v1.
+ * path is what follows /api/v1.  env may be NULL (no CRL can be put).
  */
-int		 admin_exec(struct sp_store *, int method, const char *path,
-		    const char *body, size_t len, int *status, char **out,
-		    size_t *outlen);
+int		 admin_exec(struct sp_store *, const struct admin_env *,
+		    int method, const char *path, const char *body,
+		    size_t len, int *status, char **out, size_t *outlen);
 
 #endif

@@ -28,6 +28,7 @@ struct writer {
 	struct sp_log	*log;
 	void		(*complete)(void *, struct job *);
 	void		*complete_arg;
+	const struct admin_env *env;
 };
 
 static int
@@ -67,8 +68,9 @@ apply(struct writer *w, struct job *j)
 	case JOB_AUDIT:
 		return append_audit(w, j);
 	case JOB_ADMIN:
-		return admin_exec(w->store, j->method, j->route, j->body,
-		    j->bodylen, &j->resp_status, &j->resp, &j->resplen);
+		return admin_exec(w->store, w->env, j->method, j->route,
+		    j->body, j->bodylen, &j->resp_status, &j->resp,
+		    &j->resplen);
 	case JOB_REPORT:
 		parsed = sp_profile_parse(j->body, j->bodylen, &err);
 		j->result = sp_store_report_add(w->store, j->mac,
@@ -218,6 +220,14 @@ writer_set_completion(struct writer *w, void (*fn)(void *, struct job *),
 	pthread_mutex_lock(&w->lock);
 	w->complete = fn;
 	w->complete_arg = arg;
+	pthread_mutex_unlock(&w->lock);
+}
+
+void
+writer_set_admin_env(struct writer *w, const struct admin_env *env)
+{
+	pthread_mutex_lock(&w->lock);
+	w->env = env;
 	pthread_mutex_unlock(&w->lock);
 }
 
