@@ -46,6 +46,7 @@
 #define BENCH_CAUSES_MAX	32
 #define BENCH_PIDS_MAX		64
 #define BENCH_LADDER_MAX	16
+#define BENCH_ADDRS_MAX		16	/* --connect addresses */
 
 enum mode { M_FULL, M_RESUME, M_KEEPALIVE, M_STORM };
 
@@ -87,8 +88,11 @@ struct cause {
 
 struct opts {
 	const char	*ids, *ca, *name, *path;
-	struct sockaddr_storage addr;
-	socklen_t	 addrlen;
+	/* --connect, repeatable: phone i uses address i % naddr (nodes
+	 * behind one name, each phone on the one its resolver gave it). */
+	struct sockaddr_storage addr[BENCH_ADDRS_MAX];
+	socklen_t	 addrlen[BENCH_ADDRS_MAX];
+	size_t		 naddr;
 	enum mode	 mode;
 	int		 tls;		/* TLS1_2_VERSION or TLS1_3_VERSION */
 	size_t		 nphones;
@@ -759,6 +763,7 @@ step(struct bench *b, struct conn *c)
 static void
 launch(struct bench *b, struct conn *c, struct phone *ph, double due)
 {
+	size_t ai;
 	int one = 1;
 
 	c->ph = ph;
@@ -772,7 +777,8 @@ launch(struct bench *b, struct conn *c, struct phone *ph, double due)
 	b->inflight++;
 	c->events = 0;
 	c->need = c->inlen = 0;
-	c->fd = socket(b->o->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	ai = (size_t)(ph - b->phones) % b->o->naddr;
+	c->fd = socket(b->o->addr[ai].ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (c->fd == -1) {
 		conn_fail(b, c, "socket: out of descriptors?");
@@ -789,7 +795,8 @@ launch(struct bench *b, struct conn *c, struct phone *ph, double due)
 	if (b->o->mode == M_RESUME && ph->sess != NULL)
 		SSL_set_session(c->ssl, ph->sess);
 	SSL_set_connect_state(c->ssl);
-	if (connect(c->fd, (struct sockaddr *)&b->o->addr, b->o->addrlen) ==
+	if (connect(c->fd, (struct sockaddr *)&b->o->addr[ai],
+	    b->o->addrlen[ai]) ==
 	    -1 && errno != EINPROGRESS) {
 		char m[96];
 
@@ -1086,7 +1093,7 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-"usage: sprov-bench --ids DIR --server-ca F --connect IP:PORT --name FQDN\n"
+"usage: sprov-bench --ids DIR --server-ca F --connect IP:PORT... --name FQDN\n"
 "           [--path /prov/%%s.xml] [--mode full|resume|keepalive|storm]\n"
 "           [--tls 1.2|1.3] [-n PHONES] [-c CONNS] [-r REQUESTS | -d SECS]\n"
 "           [--rate R] [--warmup N] [--timeout S] [--check] [--server-pid PID]...\n"
@@ -1100,10 +1107,15 @@ parse_addr(struct opts *o, const char *s)
 {
 	char host[64];
 	const char *colon = strrchr(s, ':');
-	struct sockaddr_in *a4 = (struct sockaddr_in *)&o->addr;
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&o->addr;
+	struct sockaddr_in *a4;
+	struct sockaddr_in6 *a6;
 	long port;
 	size_t hl;
+
+	if (o->naddr == BENCH_ADDRS_MAX)
+		fatal("--connect %s: at most %d addresses", s, BENCH_ADDRS_MAX);
+	a4 = (struct sockaddr_in *)&o->addr[o->naddr];
+	a6 = (struct sockaddr_in6 *)&o->addr[o->naddr];
 
 	if (colon == NULL || (hl = (size_t)(colon - s)) == 0 ||
 	    hl >= sizeof(host))
@@ -1117,15 +1129,15 @@ parse_addr(struct opts *o, const char *s)
 		host[hl - 1] = '\0';
 		memmove(host, host + 1, hl);
 	}
-	memset(&o->addr, 0, sizeof(o->addr));
+	memset(&o->addr[o->naddr], 0, sizeof(o->addr[0]));
 	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
 		a4->sin_family = AF_INET;
 		a4->sin_port = htons((uint16_t)port);
-		o->addrlen = sizeof(*a4);
+		o->addrlen[o->naddr++] = sizeof(*a4);
 	} else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
 		a6->sin6_family = AF_INET6;
 		a6->sin6_port = htons((uint16_t)port);
-		o->addrlen = sizeof(*a6);
+		o->addrlen[o->naddr++] = sizeof(*a6);
 	} else
 		fatal("--connect %s: not an IP address (the bench takes the "
 		    "address as the name's, like curl --resolve)", s);
@@ -1261,7 +1273,7 @@ parse(struct opts *o, int argc, char *argv[])
 		}
 	}
 	if (optind != argc || o->ids == NULL || o->ca == NULL ||
-	    o->addrlen == 0 || o->name == NULL)
+	    o->naddr == 0 || o->name == NULL)
 		usage();
 	if (o->requests == 0 && o->duration == 0 && o->mode != M_STORM)
 		o->duration = 10;
