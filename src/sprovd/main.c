@@ -42,8 +42,47 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: sprovd [-dnv] -f sprovd.conf\n"
+	    "       sprovd -f sprovd.conf -C crl.pem\n"
 	    "       sprovd -T ticket-key-file\n");
 	exit(2);
+}
+
+/*
+ * -C: the first CRL of a fleet whose nodes take theirs from the store
+ * (crl store), before any node runs; later ones go through any node's
+ * admin API (sprovctl crl put).  Checked against this configuration's
+ * client CAs as the admin API does.
+ */
+static int
+put_crl(const struct sp_tls_server *tls, const char *url, const char *path)
+{
+	struct sp_store *st = NULL;
+	struct sp_err err;
+	size_t len = 0;
+	char *pem = NULL;
+	int rc = -1;
+
+	if (sp_fs_read(path, SP_STORE_BLOB_MAX, &pem, &len, &err) == -1 ||
+	    sp_tls_server_crl_check(tls, pem, len, &err) == -1) {
+		fprintf(stderr, "sprovd: %s%s%s\n", strstr(err.msg, path) ?
+		    "" : path, strstr(err.msg, path) ? "" : ": ", err.msg);
+		goto out;
+	}
+	if ((st = sp_store_open(url, &err)) == NULL) {
+		fprintf(stderr, "sprovd: store: %s\n", err.msg);
+		goto out;
+	}
+	if (sp_store_blob_put(st, "crl", pem, len) == -1) {
+		fprintf(stderr, "sprovd: %s\n", sp_store_error(st));
+		goto out;
+	}
+	printf("sprovd: %s: stored as the CRL every node with `crl store` "
+	    "follows\n", path);
+	rc = 0;
+out:
+	sp_store_close(st);
+	free(pem);
+	return rc;
 }
 
 /* Our own certificates must obey the rule phones apply to us. */
@@ -545,14 +584,15 @@ main(int argc, char *argv[])
 	struct sp_cfg *cfg = NULL;
 	struct sp_log *log = NULL;
 	struct sp_err err;
-	const char *file = NULL;
+	const char *file = NULL, *putcrl = NULL;
 	int fds[2 * SPROVD_MAX_LISTEN], ch, debug = 0, check = 0, verbose = 0;
 	bool privsep;
 	int rc = 1;
 	size_t nfds = 0, i;
 
-	while ((ch = getopt(argc, argv, "df:nT:v")) != -1) {
+	while ((ch = getopt(argc, argv, "C:df:nT:v")) != -1) {
 		switch (ch) {
+		case 'C': putcrl = optarg; break;
 		case 'T':
 			/* Rotation, for cron: then SIGHUP every sprovd. */
 			if (sp_tls_ticket_keys_rotate(optarg, &err) == -1) {
@@ -584,6 +624,10 @@ main(int argc, char *argv[])
 	if (conf.nadmin > 0 && (admin_tls = sp_tls_server_new(&conf.admin_tls,
 	    &err)) == NULL) {
 		fprintf(stderr, "sprovd: admin: %s\n", err.msg);
+		goto out;
+	}
+	if (putcrl != NULL) {
+		rc = put_crl(tls, conf.store, putcrl) == 0 ? 0 : 1;
 		goto out;
 	}
 	/*

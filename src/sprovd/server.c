@@ -1601,8 +1601,9 @@ blobs_apply(struct server *s, bool first, struct sp_err *err)
 	if (s->conf->crl_store &&
 	    (a = blob_fresh(s, "crl", &s->crl, &s->crl_ver, err)) == -1) {
 		if (first)
-			sp_err_set(err, "crl store: %s (put one with "
-			    "`sprovctl crl put FILE`)", err->msg);
+			sp_err_set(err, "crl store: %s (before the first "
+			    "node starts: sprovd -f CONF -C FILE; later: "
+			    "sprovctl crl put FILE)", err->msg);
 		goto out;
 	}
 	if (s->conf->tickets_store) {

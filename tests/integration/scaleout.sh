@@ -83,25 +83,16 @@ ctl() {	# addr args...
 }
 
 refuse "a node refuses to start while the store holds no CRL" 1 \
-    "sprovctl crl put" $SPROVD -d -f a.conf
-# Put it through a node started without crl store (a bootstrap node).
-sed 's/^crl store$/crl '"$(echo $T/device.crl | sed 's/\//\\\//g')"'/' \
-    a.conf > boot.conf
-sed -i 's/^listen_report .*/listen_report '"$(echo $T/boot.listen |
-    sed 's/\//\\\//g')"'/' boot.conf
-$SPROVD -d -f boot.conf 2>boot.log &
-BOOT=$!
-for i in $(seq 1 100); do [ -s boot.listen ] && break; sleep 0.05; done
+    "sprovd -f CONF -C FILE" $SPROVD -d -f a.conf
 echo "not a CRL" > junk.crl
-refuse "crl put: a file that is no CRL is refused" 1 "not a PEM CRL" \
-    ctl 127.0.0.2 crl put junk.crl
+refuse "sprovd -C: a file that is no CRL is refused" 1 "not a PEM CRL" \
+    $SPROVD -f a.conf -C junk.crl
 $SPROV_CA -d other init >/dev/null
 $SPROV_CA -d other crl -o other.crl >/dev/null
-refuse "crl put: a CRL of another CA is refused" 1 \
-    "not signed by a client CA" ctl 127.0.0.2 crl put other.crl
-check "crl put: the device CA's CRL is stored" ctl 127.0.0.2 crl put \
-    device.crl
-kill $BOOT; wait $BOOT 2>/dev/null
+refuse "sprovd -C: a CRL of another CA is refused" 1 \
+    "not signed by a client CA" $SPROVD -f a.conf -C other.crl
+check "sprovd -C: the device CA's CRL is stored" $SPROVD -f a.conf \
+    -C device.crl
 
 check "node A starts on 127.0.0.2" node_start a
 check "node B starts on 127.0.0.3" node_start b
@@ -202,6 +193,13 @@ ms=$(within 3 rev)
 check "the revoked device is refused by C without a restart (${ms:-never} ms)" \
     test -n "$ms"
 check "node C was not restarted" kill -0 $PID_c
+refuse "crl put: a CRL of another CA is refused by the admin API" 1 \
+    "not signed by a client CA" ctl 127.0.0.2 crl put other.crl
+refuse "crl put: a file that is no CRL is refused by the admin API" 1 \
+    "not a PEM CRL" ctl 127.0.0.2 crl put junk.crl
+check "crl show: the version moved with each put" sh -c "$(declare -f ctl);
+    NAME=$NAME APORT=$APORT SPROVCTL=$SPROVCTL; ctl 127.0.0.4 crl show |
+    grep -q '\"version\": 2'"
 
 # Phones: each an agent resolving $NAME through dnsmasq, which answers
 # B first, then A and C.
