@@ -1,19 +1,27 @@
 /*
- * Unit tests for lib/store.c and lib/store_sqlite.c: opening and
- * migrating, devices, groups, parameters and the merged profile, the
- * generation counter, input validation (and SQL metacharacters kept
- * inert), reports, provisioning contacts, and the audit hash chain.  Each
- * case works in its own fresh directory; some open the database file
- * directly with the SQLite API to look at rows or to tamper with them.
+ * Unit tests for lib/store.c and its backends: opening and migrating,
+ * devices, groups, parameters and the merged profile, the generation
+ * counter, input validation (and SQL metacharacters kept inert), reports,
+ * provisioning contacts, the audit hash chain and shared blobs.
+ *
+ * One suite, two backends: with SPROV_TEST_PG set (tests/with-pg), every
+ * case runs against PostgreSQL, each in a database of its own made from
+ * that server; without it, against SQLite, each in a fresh directory.
+ * Some cases look at rows or tamper with them directly (raw_exec,
+ * raw_int: the SQLite API on the file, or libpq on the database).  Cases
+ * that only make sense for one backend are reported skipped with why.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <limits.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "harness.h"
@@ -29,27 +37,107 @@
 #define INERT	"'; DROP TABLE devices; --"
 #define A64	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
+/* The PostgreSQL server's URL (SPROV_TEST_PG), or NULL: SQLite. */
+static const char *pg_url;
+static unsigned pg_count;
+
 /* ---------------------------------------------------------------- helpers */
 
 struct scratch {
-	char	*base;
-	char	 db[PATH_MAX];
+	char	*base;			/* SQLite: the directory */
+	char	 db[PATH_MAX];		/* SQLite: the file; PG: the database */
 	char	 url[PATH_MAX + 16];
 };
+
+/* The first line of a libpq error, for a TAP comment. */
+static const char *
+pg_why(PGconn *c, const PGresult *r)
+{
+	static char buf[256];
+	const char *m = r != NULL ?
+	    PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+	if (m == NULL)
+		m = PQerrorMessage(c);
+	snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(m, "\n"), m);
+	return buf;
+}
+
+/* Runs SQL on a PostgreSQL URL; 0, or -1 with the error printed. */
+static int
+pg_exec(const char *url, const char *sql)
+{
+	PGconn *c = PQconnectdb(url);
+	PGresult *r = NULL;
+	ExecStatusType rs;
+	int rc = -1;
+
+	if (PQstatus(c) != CONNECTION_OK) {
+		printf("# raw: connect: %s\n", pg_why(c, NULL));
+		goto out;
+	}
+	r = PQexec(c, sql);
+	rs = PQresultStatus(r);
+	if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK) {
+		printf("# raw: %s: %s\n", sql, pg_why(c, r));
+		goto out;
+	}
+	rc = 0;
+out:
+	PQclear(r);
+	PQfinish(c);
+	return rc;
+}
+
+/* url with its database name replaced by db, into out. */
+static void
+pg_url_with_db(char *out, size_t n, const char *url, const char *db)
+{
+	const char *hp = strstr(url, "://"), *slash, *q;
+
+	hp = hp != NULL ? hp + 3 : url;
+	slash = strchr(hp, '/');
+	if (slash == NULL)
+		slash = hp + strlen(hp);
+	q = strchr(slash, '?');
+	snprintf(out, n, "%.*s/%s%s", (int)(slash - url), url, db,
+	    q != NULL ? q : "");
+}
 
 static void
 scratch_new(struct scratch *s)
 {
-	s->base = t_tmpdir();
-	snprintf(s->db, sizeof(s->db), "%s/store.db", s->base);
-	snprintf(s->url, sizeof(s->url), "sqlite:%s", s->db);
+	char sql[128];
+
+	if (pg_url == NULL) {
+		s->base = t_tmpdir();
+		snprintf(s->db, sizeof(s->db), "%s/store.db", s->base);
+		snprintf(s->url, sizeof(s->url), "sqlite:%s", s->db);
+		return;
+	}
+	s->base = NULL;
+	snprintf(s->db, sizeof(s->db), "sprov_t%ld_%u", (long)getpid(),
+	    pg_count++);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s TEMPLATE template0",
+	    s->db);
+	if (pg_exec(pg_url, sql) == -1)
+		CHECK(!"CREATE DATABASE");
+	pg_url_with_db(s->url, sizeof(s->url), pg_url, s->db);
 }
 
 static void
 scratch_free(struct scratch *s)
 {
 	struct sp_err err;
+	char sql[128];
 
+	if (pg_url != NULL) {
+		snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s "
+		    "WITH (FORCE)", s->db);
+		if (pg_exec(pg_url, sql) == -1)
+			printf("# cleanup: cannot drop %s\n", s->db);
+		return;
+	}
 	if (sp_fs_rmtree(s->base, &err) == -1)
 		printf("# cleanup: %s\n", err.msg);
 	free(s->base);
@@ -78,15 +166,17 @@ store_fresh(struct scratch *s)
 	}								\
 } while (0)
 
-/* Runs SQL on the database file directly (as someone tampering would). */
+/* Runs SQL on the database directly (as someone tampering would). */
 static int
-raw_exec(const char *path, const char *sql)
+raw_exec(const struct scratch *s, const char *sql)
 {
 	sqlite3 *db = NULL;
 	char *msg = NULL;
 	int rc = -1;
 
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) !=
+	if (pg_url != NULL)
+		return pg_exec(s->url, sql);
+	if (sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READWRITE, NULL) !=
 	    SQLITE_OK)
 		goto out;
 	sqlite3_busy_timeout(db, 10000);
@@ -101,15 +191,29 @@ out:
 	return rc;
 }
 
-/* One integer from a query on the file; -1 on error. */
+/* One integer from a query on the database; -1 on error. */
 static int64_t
-raw_int(const char *path, const char *sql)
+raw_int(const struct scratch *s, const char *sql)
 {
 	sqlite3_stmt *q = NULL;
 	sqlite3 *db = NULL;
 	int64_t v = -1;
 
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ==
+	if (pg_url != NULL) {
+		PGconn *c = PQconnectdb(s->url);
+		PGresult *r = PQexec(c, sql);
+		char *end;
+
+		if (PQresultStatus(r) == PGRES_TUPLES_OK &&
+		    PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+			v = strtoll(PQgetvalue(r, 0, 0), &end, 10);
+		else
+			printf("# raw: %s: %s\n", sql, pg_why(c, r));
+		PQclear(r);
+		PQfinish(c);
+		return v;
+	}
+	if (sqlite3_open_v2(s->db, &db, SQLITE_OPEN_READONLY, NULL) ==
 	    SQLITE_OK && sqlite3_prepare_v2(db, sql, -1, &q, NULL) ==
 	    SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
 		v = sqlite3_column_int64(q, 0);
@@ -118,6 +222,14 @@ raw_int(const char *path, const char *sql)
 	sqlite3_finalize(q);
 	sqlite3_close(db);
 	return v;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
 }
 
 /* The value and ua of name in prof as "value|ua", or "(absent)". */
@@ -156,10 +268,11 @@ t_open_creates_schema(void)
 
 	if (st == NULL)
 		goto out;
-	CHECK(stat(s.db, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+	CHECK(pg_url != NULL || (stat(s.db, &sb) == 0 &&
+	    (sb.st_mode & 0777) == 0600));
 	OK(sp_store_device_put(st, MAC_A, "FCH1", "CP-8845-3PCC"));
 	/* The WAL files SQLite makes beside it take the same mode. */
-	{
+	if (pg_url == NULL) {
 		char wal[PATH_MAX + 8];
 
 		snprintf(wal, sizeof(wal), "%s-wal", s.db);
@@ -168,13 +281,20 @@ t_open_creates_schema(void)
 		CHECK(stat(wal, &sb) == 0 && (sb.st_mode & 0777) == 0600);
 	}
 	sp_store_close(st);
-	CHECK(raw_int(s.db, "SELECT version FROM schema_version") == 2);
-	CHECK(raw_int(s.db, "SELECT count(*) FROM sqlite_schema WHERE "
-	    "type='table' AND name IN ('devices','device_certs',"
-	    "'device_groups','params','reports','audit','meta',"
-	    "'schema_version','blobs')") == 9);
-	CHECK(raw_int(s.db, "SELECT count(*) FROM pragma_journal_mode "
-	    "WHERE journal_mode='wal'") == 1);
+	CHECK(raw_int(&s, "SELECT version FROM schema_version") == 2);
+	if (pg_url != NULL)
+		CHECK(raw_int(&s, "SELECT count(*) FROM pg_tables WHERE "
+		    "schemaname=current_schema() AND tablename IN ('devices',"
+		    "'device_certs','device_groups','params','reports','audit',"
+		    "'meta','schema_version','blobs')") == 9);
+	else {
+		CHECK(raw_int(&s, "SELECT count(*) FROM sqlite_schema WHERE "
+		    "type='table' AND name IN ('devices','device_certs',"
+		    "'device_groups','params','reports','audit','meta',"
+		    "'schema_version','blobs')") == 9);
+		CHECK(raw_int(&s, "SELECT count(*) FROM pragma_journal_mode "
+		    "WHERE journal_mode='wal'") == 1);
+	}
 	/* Reopening migrates nothing and keeps the data. */
 	if ((st = sp_store_open(s.url, &err)) == NULL) {
 		printf("# reopen: %s\n", err.msg);
@@ -185,8 +305,9 @@ t_open_creates_schema(void)
 	CHECK_STR(d.serial, "FCH1");
 	CHECK_STR(d.model, "CP-8845-3PCC");
 	sp_store_close(st);
-	CHECK(stat(s.db, &sb) == 0 && (sb.st_mode & 0777) == 0600);
-	CHECK(raw_int(s.db, "SELECT version FROM schema_version") == 2);
+	CHECK(pg_url != NULL || (stat(s.db, &sb) == 0 &&
+	    (sb.st_mode & 0777) == 0600));
+	CHECK(raw_int(&s, "SELECT version FROM schema_version") == 2);
 out:
 	scratch_free(&s);
 }
@@ -231,7 +352,7 @@ t_open_newer_refused(void)
 	struct sp_store *st = store_fresh(&s);
 
 	sp_store_close(st);
-	CHECK(raw_exec(s.db, "UPDATE schema_version SET version=99") == 0);
+	CHECK(raw_exec(&s, "UPDATE schema_version SET version=99") == 0);
 	CHECK(sp_store_open(s.url, &err) == NULL);
 	CHECK_HAS(err.msg, "newer");
 	CHECK_HAS(err.msg, "99");
@@ -246,6 +367,17 @@ t_open_not_a_store(void)
 	FILE *f;
 
 	scratch_new(&s);
+	if (pg_url != NULL) {
+		/* A database of some other application's. */
+		CHECK(raw_exec(&s, "CREATE TABLE foo(x int)") == 0);
+		CHECK(sp_store_open(s.url, &err) == NULL);
+		CHECK_HAS(err.msg, "not a sprov store");
+		CHECK_HAS(err.msg, s.db);
+		CHECK(raw_int(&s, "SELECT count(*) FROM pg_tables WHERE "
+		    "schemaname=current_schema()") == 1);
+		scratch_free(&s);
+		return;
+	}
 	if ((f = fopen(s.db, "w")) != NULL) {
 		fputs("not a database, just words long enough to be a header "
 		    "of something else entirely\n", f);
@@ -514,7 +646,7 @@ t_groups(void)
 	/* Deleting the device removes its links. */
 	OK(sp_store_group_set(st, MAC_A, two, 2));
 	OK(sp_store_device_delete(st, MAC_A));
-	CHECK(raw_int(s.db, "SELECT count(*) FROM device_groups") == 0);
+	CHECK(raw_int(&s, "SELECT count(*) FROM device_groups") == 0);
 	sp_store_close(st);
 out:
 	scratch_free(&s);
@@ -631,9 +763,9 @@ t_params_profile_order(void)
 	sp_profile_free(p);
 	p = NULL;
 	OK(sp_store_device_delete(st, MAC_A));
-	CHECK(raw_int(s.db, "SELECT count(*) FROM params WHERE "
+	CHECK(raw_int(&s, "SELECT count(*) FROM params WHERE "
 	    "scope='device:" MAC_A "'") == 0);
-	CHECK(raw_int(s.db, "SELECT count(*) FROM params WHERE "
+	CHECK(raw_int(&s, "SELECT count(*) FROM params WHERE "
 	    "scope='device:" MAC_B "'") == 1);
 	sp_store_close(st);
 out:
@@ -700,7 +832,7 @@ t_param_values_refused(void)
 	OK(sp_store_param_set(st, "default", "B", "Caf\xc3\xa9\tline\n2",
 	    SP_UA_NONE));
 	OK(sp_store_param_set(st, "default", "C", "", SP_UA_NONE));
-	CHECK(raw_int(s.db, "SELECT count(*) FROM params") == 3);
+	CHECK(raw_int(&s, "SELECT count(*) FROM params") == 3);
 	sp_store_close(st);
 out:
 	scratch_free(&s);
@@ -901,8 +1033,8 @@ t_sql_metachars(void)
 	CHECK(sp_store_device_put(st, MAC_B, "s", "m';--") == -1);
 	CHECK(sp_store_report_add(st, MAC_A, 1, "x';--", "b", 1, NULL) == -1);
 	/* Every table is still there and holds what it should. */
-	CHECK(raw_int(s.db, "SELECT count(*) FROM devices") == 1);
-	CHECK(raw_int(s.db, "SELECT count(*) FROM params") ==
+	CHECK(raw_int(&s, "SELECT count(*) FROM devices") == 1);
+	CHECK(raw_int(&s, "SELECT count(*) FROM params") ==
 	    (int64_t)(sizeof(values) / sizeof(values[0])));
 	sp_store_close(st);
 out:
@@ -942,7 +1074,7 @@ t_reports(void)
 	CHECK(sp_store_device_get(st, MAC_A, &d) == 0);
 	CHECK(d.last_report == 1000);
 	CHECK_STR(d.firmware, "sip88xx.12-0-1");
-	CHECK(raw_int(s.db, "SELECT count(*) FROM reports WHERE parsed "
+	CHECK(raw_int(&s, "SELECT count(*) FROM reports WHERE parsed "
 	    "LIKE '%<Software_Version>sip88xx.12-0-1</Software_Version>%'") ==
 	    1);
 	/* A report that did not parse: body kept, firmware unchanged. */
@@ -954,7 +1086,7 @@ t_reports(void)
 	CHECK(sp_store_device_get(st, MAC_A, &d) == 0);
 	CHECK(d.last_report == 1100);
 	CHECK_STR(d.firmware, "sip88xx.12-0-1");
-	CHECK(raw_int(s.db, "SELECT count(*) FROM reports WHERE parsed IS "
+	CHECK(raw_int(&s, "SELECT count(*) FROM reports WHERE parsed IS "
 	    "NULL") == 1);
 	/* An empty body. */
 	OK(sp_store_report_add(st, MAC_A, 1200, "status", NULL, 0, NULL));
@@ -973,10 +1105,10 @@ t_reports(void)
 	    SP_REPORT_MAX + 1, NULL) == -1);
 	CHECK(sp_store_report_add(st, MAC_A, 1, "status", NULL, 3, NULL) ==
 	    -1);
-	CHECK(raw_int(s.db, "SELECT count(*) FROM reports") == 4);
+	CHECK(raw_int(&s, "SELECT count(*) FROM reports") == 4);
 	/* Deleting the device deletes its reports. */
 	OK(sp_store_device_delete(st, MAC_A));
-	CHECK(raw_int(s.db, "SELECT count(*) FROM reports") == 0);
+	CHECK(raw_int(&s, "SELECT count(*) FROM reports") == 0);
 	sp_store_close(st);
 out:
 	sp_profile_free(parsed);
@@ -1024,16 +1156,16 @@ t_device_seen(void)
 	CHECK(sp_store_device_get(st, MAC_A, &d) == 0);
 	CHECK_STR(d.cert_serial, "02CD");
 	CHECK_STR(d.etag, "\"e2\"");
-	CHECK(raw_int(s.db, "SELECT count(*) FROM device_certs WHERE mac='"
+	CHECK(raw_int(&s, "SELECT count(*) FROM device_certs WHERE mac='"
 	    MAC_A "'") == 2);
-	CHECK(raw_int(s.db, "SELECT first_seen FROM device_certs WHERE "
+	CHECK(raw_int(&s, "SELECT first_seen FROM device_certs WHERE "
 	    "cert_serial='01AB'") == 1000);
 	/* The contact at 2000 named no certificate. */
-	CHECK(raw_int(s.db, "SELECT last_seen FROM device_certs WHERE "
+	CHECK(raw_int(&s, "SELECT last_seen FROM device_certs WHERE "
 	    "cert_serial='01AB'") == 1000);
-	CHECK(raw_int(s.db, "SELECT first_seen FROM device_certs WHERE "
+	CHECK(raw_int(&s, "SELECT first_seen FROM device_certs WHERE "
 	    "cert_serial='02CD'") == 3000);
-	CHECK(raw_int(s.db, "SELECT last_seen FROM device_certs WHERE "
+	CHECK(raw_int(&s, "SELECT last_seen FROM device_certs WHERE "
 	    "cert_serial='02CD'") == 4000);
 	/* A long User-Agent of 2-byte characters is cut between them. */
 	for (i = 0; i + 2 < sizeof(ua); i += 2) {
@@ -1051,7 +1183,7 @@ t_device_seen(void)
 	    NULL) == -1);
 	CHECK_HAS(sp_store_error(st), "unknown device " MAC_B);
 	CHECK(sp_store_device_get(st, MAC_B, &d) == 1);
-	CHECK(raw_int(s.db, "SELECT count(*) FROM device_certs WHERE mac='"
+	CHECK(raw_int(&s, "SELECT count(*) FROM device_certs WHERE mac='"
 	    MAC_B "'") == 0);
 	/* Identity fields too long are refused, not cut. */
 	{
@@ -1193,15 +1325,15 @@ t_audit_chain(void)
 		goto out;
 	OK(sp_store_audit_verify(st, &bad));
 	CHECK(bad == 0);
-	CHECK(raw_int(s.db, "SELECT count(*) FROM audit") == 100);
-	CHECK(raw_int(s.db, "SELECT max(seq) FROM audit") == 100);
-	CHECK(raw_int(s.db, "SELECT count(*) FROM audit WHERE prev_hash="
+	CHECK(raw_int(&s, "SELECT count(*) FROM audit") == 100);
+	CHECK(raw_int(&s, "SELECT max(seq) FROM audit") == 100);
+	CHECK(raw_int(&s, "SELECT count(*) FROM audit WHERE prev_hash="
 	    "'0000000000000000000000000000000000000000000000000000000000000000'"
 	    ) == 1);
 	/* The table refuses edits from anyone who leaves the triggers. */
-	CHECK(raw_exec(s.db, "UPDATE audit SET status=200 WHERE seq=3") ==
+	CHECK(raw_exec(&s, "UPDATE audit SET status=200 WHERE seq=3") ==
 	    -1);
-	CHECK(raw_exec(s.db, "DELETE FROM audit WHERE seq=3") == -1);
+	CHECK(raw_exec(&s, "DELETE FROM audit WHERE seq=3") == -1);
 	/* An empty trail verifies. */
 	{
 		struct scratch s2;
@@ -1245,9 +1377,12 @@ tamper_case(const char *sql, int64_t want)
 
 	if (st == NULL)
 		goto out;
-	CHECK(raw_exec(s.db, "DROP TRIGGER audit_no_update;"
+	CHECK(raw_exec(&s, pg_url != NULL ?
+	    "DROP TRIGGER audit_no_update ON audit;"
+	    "DROP TRIGGER audit_no_delete ON audit;" :
+	    "DROP TRIGGER audit_no_update;"
 	    "DROP TRIGGER audit_no_delete;") == 0);
-	CHECK(raw_exec(s.db, sql) == 0);
+	CHECK(raw_exec(&s, sql) == 0);
 	CHECK(sp_store_audit_verify(st, &bad) == -1);
 	if (bad != want) {
 		printf("# %s: bad %lld, expected %lld (%s)\n", sql,
@@ -1263,44 +1398,53 @@ out:
 static void
 t_audit_tamper(void)
 {
+	/* pg: the same tampering in PostgreSQL's words, where they differ. */
 	static const struct {
 		const char	*sql;
 		int64_t		 bad;
+		const char	*pg;
 	} tab[] = {
-		{ "UPDATE audit SET route='/prov/other.xml' WHERE seq=37", 37 },
-		{ "UPDATE audit SET status=200 WHERE seq=3", 3 },
-		{ "UPDATE audit SET time=time+1 WHERE seq=64", 64 },
-		{ "UPDATE audit SET mac=NULL WHERE seq=2", 2 },
-		{ "UPDATE audit SET etag='' WHERE seq=10", 10 },
-		{ "UPDATE audit SET event='profile' WHERE seq=99", 99 },
+		{ "UPDATE audit SET route='/prov/other.xml' WHERE seq=37", 37, NULL },
+		{ "UPDATE audit SET status=200 WHERE seq=3", 3, NULL },
+		{ "UPDATE audit SET time=time+1 WHERE seq=64", 64, NULL },
+		{ "UPDATE audit SET mac=NULL WHERE seq=2", 2, NULL },
+		{ "UPDATE audit SET etag='' WHERE seq=10", 10, NULL },
+		{ "UPDATE audit SET event='profile' WHERE seq=99", 99, NULL },
 		{ "UPDATE audit SET ip='192.0.2.1' || char(0) || 'x' "
-		    "WHERE seq=5", 5 },
-		{ "UPDATE audit SET status='200' WHERE seq=6", 6 },
-		{ "UPDATE audit SET status='403x' WHERE seq=9", 9 },
+		    "WHERE seq=5", 5,
+		    "UPDATE audit SET ip='\\x3139322e302e322e310078' "
+		    "WHERE seq=5" },
+		{ "UPDATE audit SET status='200' WHERE seq=6", 6, NULL },
+		/* Typed columns: a value past 32 bits instead of text. */
+		{ "UPDATE audit SET status='403x' WHERE seq=9", 9,
+		    "UPDATE audit SET status=status + 4294967296 WHERE seq=9" },
 		/* An altered hash: caught at its entry. */
 		{ "UPDATE audit SET hash=CASE WHEN substr(hash, 1, 1)='0' "
 		    "THEN '1' ELSE '0' END || substr(hash, 2) WHERE seq=20",
-		    20 },
+		    20, NULL },
 		{ "UPDATE audit SET prev_hash=(SELECT hash FROM audit WHERE "
-		    "seq=40) WHERE seq=42", 42 },
+		    "seq=40) WHERE seq=42", 42, NULL },
 		/* Removed entries: the first missing one. */
-		{ "DELETE FROM audit WHERE seq=50", 50 },
-		{ "DELETE FROM audit WHERE seq BETWEEN 60 AND 70", 60 },
-		{ "DELETE FROM audit WHERE seq=1", 1 },
-		{ "DELETE FROM audit WHERE seq=100", 100 },
-		{ "DELETE FROM audit", 1 },
+		{ "DELETE FROM audit WHERE seq=50", 50, NULL },
+		{ "DELETE FROM audit WHERE seq BETWEEN 60 AND 70", 60, NULL },
+		{ "DELETE FROM audit WHERE seq=1", 1, NULL },
+		{ "DELETE FROM audit WHERE seq=100", 100, NULL },
+		{ "DELETE FROM audit", 1, NULL },
 		/* Renumbered to hide a removal. */
 		{ "DELETE FROM audit WHERE seq=100;"
-		    "UPDATE audit SET seq=100 WHERE seq=99", 99 },
+		    "UPDATE audit SET seq=100 WHERE seq=99", 99, NULL },
 		/* Head rewritten, trail not. */
-		{ "UPDATE meta SET value=value+1 WHERE key='audit_seq'", 101 },
+		{ "UPDATE meta SET value=value+1 WHERE key='audit_seq'", 101,
+		    "UPDATE meta SET value=(value::bigint + 1)::text "
+		    "WHERE key='audit_seq'" },
 	};
 	char name[64];
 	size_t i;
 
 	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
 		ROW_BEGIN();
-		tamper_case(tab[i].sql, tab[i].bad);
+		tamper_case(pg_url != NULL && tab[i].pg != NULL ? tab[i].pg :
+		    tab[i].sql, tab[i].bad);
 		snprintf(name, sizeof(name), "audit tamper row %zu", i);
 		ROW_END(name);
 	}
@@ -1333,7 +1477,7 @@ t_audit_two_connections(void)
 	}
 	OK(sp_store_audit_verify(st, &bad));
 	CHECK(sp_store_audit_verify(st2, &bad) == 0);
-	CHECK(raw_int(s.db, "SELECT count(*) FROM audit") == 100);
+	CHECK(raw_int(&s, "SELECT count(*) FROM audit") == 100);
 	/* An append inside a caller's transaction joins the chain too. */
 	OK(sp_store_begin(st));
 	audit_fill(&a, 101);
@@ -1401,17 +1545,293 @@ t_audit_processes(void)
 		}
 	}
 	OK(sp_store_audit_verify(st, &bad));
-	CHECK(raw_int(s.db, "SELECT count(*) FROM audit") == NPROC * EACH);
+	CHECK(raw_int(&s, "SELECT count(*) FROM audit") == NPROC * EACH);
 	sp_store_close(st);
 out:
 	scratch_free(&s);
 }
 
+/* --------------------------------------------------------------- blobs */
+
+static void
+t_blobs(void)
+{
+	static const char body[] = { 'C', 'R', 'L', '\0', '\xff', '\0', 'x' };
+	struct scratch s;
+	struct sp_store *st = store_fresh(&s);
+	struct sp_buf b;
+	int64_t v = -1;
+	char *big = NULL;
+
+	sp_buf_init(&b, 1024);
+	if (st == NULL)
+		goto out;
+	CHECK(sp_store_blob_get(st, "crl", &b, &v) == 1);
+	CHECK(b.len == 0);
+	OK(sp_store_blob_put(st, "crl", body, sizeof(body)));
+	CHECK(sp_store_blob_get(st, "crl", &b, &v) == 0);
+	CHECK(b.len == sizeof(body) && memcmp(b.data, body, b.len) == 0);
+	CHECK(v == 1);
+	OK(sp_store_blob_put(st, "crl", "new", 3));
+	sp_buf_reset(&b);
+	CHECK(sp_store_blob_get(st, "crl", &b, NULL) == 0);
+	CHECK(sp_store_blob_get(st, "crl", &b, &v) == 0);
+	CHECK(b.len == 6 && memcmp(b.data, "newnew", 6) == 0); /* appended */
+	CHECK(v == 2);
+	/* Empty, and another name beside it. */
+	OK(sp_store_blob_put(st, "ticket_keys", NULL, 0));
+	sp_buf_reset(&b);
+	CHECK(sp_store_blob_get(st, "ticket_keys", &b, &v) == 0);
+	CHECK(b.len == 0 && v == 1);
+	/* Refused names. */
+	CHECK(sp_store_blob_put(st, "CRL", "x", 1) == -1);
+	CHECK_HAS(sp_store_error(st), "blob name 'CRL'");
+	CHECK(sp_store_blob_get(st, "a'; --", &b, &v) == -1);
+	CHECK_HAS(sp_store_error(st), "blob name");
+	CHECK(sp_store_blob_put(st, "", "x", 1) == -1);
+	CHECK(sp_store_blob_put(st, NULL, "x", 1) == -1);
+	/* Over the limit: refused before anything is read or stored. */
+	if ((big = calloc(1, (size_t)SP_STORE_BLOB_MAX + 1)) == NULL)
+		abort();
+	CHECK(sp_store_blob_put(st, "big", big,
+	    (size_t)SP_STORE_BLOB_MAX + 1) == -1);
+	CHECK_HAS(sp_store_error(st), "over the limit");
+	CHECK(sp_store_blob_get(st, "big", &b, &v) == 1);
+	CHECK(raw_int(&s, "SELECT count(*) FROM blobs") == 2);
+	/* A caller's buffer too small says so. */
+	{
+		struct sp_buf small;
+
+		sp_buf_init(&small, 2);
+		CHECK(sp_store_blob_get(st, "crl", &small, &v) == -1);
+		CHECK_HAS(sp_store_error(st), "blob 'crl'");
+		sp_buf_release(&small);
+	}
+	sp_store_close(st);
+out:
+	free(big);
+	sp_buf_release(&b);
+	scratch_free(&s);
+}
+
+/* ------------------------------------------------- PostgreSQL: the server */
+
+/* The password never shows; the host and port do. */
+static void
+t_pg_url(void)
+{
+	struct sp_err err = { "" };
+	struct sp_store *st;
+
+	st = sp_store_open("postgresql://u:s3cret@127.0.0.1:1/x", &err);
+	CHECK(st == NULL);
+	sp_store_close(st);
+	CHECK_HAS(err.msg, "store postgresql://***@127.0.0.1:1/x: cannot "
+	    "connect: ");
+	CHECK_HAS(err.msg, "port 1");
+	CHECK(strstr(err.msg, "s3cret") == NULL);
+	CHECK(strchr(err.msg, '\n') == NULL);
+	err.msg[0] = '\0';
+	CHECK(sp_store_open("postgres://u:s3cret@h/x?nosuch=1", &err) == NULL);
+	CHECK_HAS(err.msg, "postgres://***@h/x?nosuch=1");
+	CHECK_HAS(err.msg, "nosuch");
+	CHECK(strstr(err.msg, "s3cret") == NULL);
+}
+
+/* Polls fd up to ms for changes; what sp_store_changes reported. */
+static unsigned
+changes_within(struct sp_store *st, int fd, long ms)
+{
+	unsigned what = 0;
+	struct pollfd pfd;
+	long waited = 0;
+	int nfd;
+
+	for (;;) {
+		if (sp_store_changes(st, &what, &nfd) == -1) {
+			printf("# changes: %s\n", sp_store_error(st));
+			return what;
+		}
+		if (what != 0 || waited >= ms)
+			return what;
+		pfd.fd = nfd >= 0 ? nfd : fd;
+		pfd.events = POLLIN;
+		poll(&pfd, 1, 50);
+		waited += 50;
+	}
+}
+
+static void
+t_pg_change_feed(void)
+{
+	struct sp_err err = { "" };
+	struct sp_store *b = NULL;
+	struct scratch s;
+	struct sp_store *st = store_fresh(&s);
+	unsigned what = 0;
+	int fd = -1, fd2 = -1;
+
+	if (st == NULL)
+		goto out;
+	if ((b = sp_store_open(s.url, &err)) == NULL) {
+		printf("# %s\n", err.msg);
+		CHECK(!"second open");
+		goto out;
+	}
+	OK(sp_store_watch(st, &fd));
+	CHECK(fd >= 0);
+	OK(sp_store_changes(st, &what, &fd2));
+	CHECK(what == 0 && fd2 == fd);
+	/* Another connection's change. */
+	CHECK(sp_store_param_set(b, "default", "A", "1", SP_UA_NONE) == 0);
+	CHECK(changes_within(st, fd, 1000) == SP_STORE_CHANGED_GEN);
+	CHECK(sp_store_blob_put(b, "crl", "x", 1) == 0);
+	CHECK(changes_within(st, fd, 1000) == SP_STORE_CHANGED_BLOB);
+	/* Rolled back: nothing sent. */
+	CHECK(sp_store_begin(b) == 0);
+	CHECK(sp_store_param_set(b, "default", "A", "2", SP_UA_NONE) == 0);
+	CHECK(sp_store_blob_put(b, "crl", "y", 1) == 0);
+	sp_store_rollback(b);
+	CHECK(changes_within(st, fd, 300) == 0);
+	/* Committed: sent at the commit. */
+	CHECK(sp_store_begin(b) == 0);
+	CHECK(sp_store_param_set(b, "default", "A", "3", SP_UA_NONE) == 0);
+	CHECK(changes_within(st, fd, 200) == 0);
+	CHECK(sp_store_commit(b) == 0);
+	CHECK(changes_within(st, fd, 1000) == SP_STORE_CHANGED_GEN);
+	/* What changes no profile is not announced. */
+	CHECK(sp_store_param_set(b, "default", "A", "3", SP_UA_NONE) == 0);
+	CHECK(changes_within(st, fd, 300) == 0);
+	/* The watcher's own changes count too. */
+	OK(sp_store_param_unset(st, "default", "A"));
+	CHECK(changes_within(st, fd, 1000) == SP_STORE_CHANGED_GEN);
+out:
+	sp_store_close(b);
+	sp_store_close(st);
+	scratch_free(&s);
+}
+
+/* Ends the sessions of sprov stores on s's database from another one. */
+static int
+kill_sessions(const struct scratch *s)
+{
+	return raw_exec(s, "SELECT pg_terminate_backend(pid) FROM "
+	    "pg_stat_activity WHERE application_name='sprov' AND "
+	    "datname=current_database() AND pid <> pg_backend_pid()");
+}
+
+static void
+t_pg_reconnect(void)
+{
+	struct sp_err err = { "" };
+	struct sp_store *b = NULL;
+	struct scratch s;
+	struct sp_store *st = store_fresh(&s);
+	unsigned what = 0;
+	uint64_t g = 0;
+	struct sp_device d;
+	int fd = -1;
+
+	if (st == NULL)
+		goto out;
+	OK(sp_store_device_put(st, MAC_A, "FCH1", "m"));
+	OK(sp_store_watch(st, &fd));
+	CHECK(kill_sessions(&s) == 0);
+	sleep_ms(100);
+	/* The call that finds it gone fails, and says so. */
+	CHECK(sp_store_generation(st, &g) == -1);
+	CHECK_HAS(sp_store_error(st), "store: database connection lost: ");
+	/* Within the back-off: at once, with when and why. */
+	CHECK(sp_store_device_get(st, MAC_A, &d) == -1);
+	CHECK_HAS(sp_store_error(st), "store: database unreachable (");
+	CHECK_HAS(sp_store_error(st), "next attempt in ");
+	CHECK(sp_store_changes(st, &what, &fd) == -1);
+	CHECK(fd == -1);
+	/* After it: connected again, prepared again, listening again. */
+	sleep_ms(SP_PG_BACKOFF_MIN_MS + 100);
+	OK(sp_store_generation(st, &g));
+	CHECK(g >= 2);
+	CHECK(sp_store_device_get(st, MAC_A, &d) == 0);
+	what = 0;
+	OK(sp_store_changes(st, &what, &fd));
+	CHECK(what == SP_STORE_CHANGED_ALL);
+	CHECK(fd >= 0);
+	what = 0;
+	OK(sp_store_changes(st, &what, &fd));
+	CHECK(what == 0);
+	if ((b = sp_store_open(s.url, &err)) == NULL) {
+		printf("# %s\n", err.msg);
+		CHECK(!"second open");
+		goto out;
+	}
+	CHECK(sp_store_param_set(b, "default", "A", "1", SP_UA_NONE) == 0);
+	CHECK(changes_within(st, fd, 1000) == SP_STORE_CHANGED_GEN);
+	sp_store_close(b);
+	b = NULL;
+	/* sp_store_changes reconnects by itself when the back-off allows. */
+	CHECK(kill_sessions(&s) == 0);
+	sleep_ms(100);
+	what = 0;
+	CHECK(sp_store_changes(st, &what, &fd) == -1 && fd == -1);
+	sleep_ms(SP_PG_BACKOFF_MIN_MS + 100);
+	what = 0;
+	OK(sp_store_changes(st, &what, &fd));
+	CHECK(what == SP_STORE_CHANGED_ALL && fd >= 0);
+	/* A caller's transaction is not carried over a reconnect. */
+	OK(sp_store_begin(st));
+	OK(sp_store_device_put(st, MAC_B, "FCH2", "m"));
+	CHECK(kill_sessions(&s) == 0);
+	sleep_ms(100);
+	CHECK(sp_store_device_put(st, MAC_C, "FCH3", "m") == -1);
+	sleep_ms(SP_PG_BACKOFF_MIN_MS + 100);
+	CHECK(sp_store_device_put(st, MAC_C, "FCH3", "m") == -1);
+	CHECK_HAS(sp_store_error(st), "inside the transaction");
+	CHECK(sp_store_commit(st) == -1);
+	CHECK(sp_store_commit(st) == -1);
+	CHECK_HAS(sp_store_error(st), "no transaction is open");
+	sleep_ms(SP_PG_BACKOFF_MIN_MS + 100);
+	CHECK(sp_store_device_get(st, MAC_B, &d) == 1);
+	CHECK(sp_store_device_get(st, MAC_C, &d) == 1);
+	/* The same, ended by a rollback; then the store works again. */
+	OK(sp_store_begin(st));
+	OK(sp_store_device_put(st, MAC_B, "FCH2", "m"));
+	CHECK(kill_sessions(&s) == 0);
+	sleep_ms(100);
+	CHECK(sp_store_device_put(st, MAC_C, "FCH3", "m") == -1);
+	sp_store_rollback(st);
+	sleep_ms(SP_PG_BACKOFF_MIN_MS + 100);
+	OK(sp_store_device_put(st, MAC_C, "FCH3", "m"));
+	CHECK(sp_store_device_get(st, MAC_B, &d) == 1);
+	CHECK(sp_store_device_get(st, MAC_C, &d) == 0);
+out:
+	sp_store_close(b);
+	sp_store_close(st);
+	scratch_free(&s);
+}
+
+/* A case for one backend only: skipped on the other, with why. */
+#define RUN_SQLITE(fn) do {						\
+	if (pg_url != NULL)						\
+		t_skip(#fn, "sqlite only: a PostgreSQL store has no file"); \
+	else								\
+		RUN(fn);						\
+} while (0)
+#define RUN_PG(fn) do {							\
+	if (pg_url == NULL)						\
+		t_skip(#fn, "postgresql only: SPROV_TEST_PG not set "	\
+		    "(run under tests/with-pg)");			\
+	else								\
+		RUN(fn);						\
+} while (0)
+
 int
 main(void)
 {
+	if ((pg_url = getenv("SPROV_TEST_PG")) != NULL && *pg_url == '\0')
+		pg_url = NULL;
+	printf("# backend: %s\n", pg_url != NULL ? "postgresql" : "sqlite");
 	RUN(t_open_creates_schema);
-	RUN(t_file_removed);
+	RUN_SQLITE(t_file_removed);
 	RUN(t_open_newer_refused);
 	RUN(t_open_not_a_store);
 	RUN(t_url_refused);
@@ -1432,5 +1852,9 @@ main(void)
 	RUN(t_audit_tamper);
 	RUN(t_audit_two_connections);
 	RUN(t_audit_processes);
+	RUN(t_blobs);
+	RUN_PG(t_pg_url);
+	RUN_PG(t_pg_change_feed);
+	RUN_PG(t_pg_reconnect);
 	return t_done();
 }
