@@ -942,6 +942,37 @@ fail:
 	return -1;
 }
 
+/*
+ * libpq's message about a URL it cannot parse, without the password: some
+ * messages quote the whole URL, which is replaced by the shown one; if
+ * the password is still there, only a generic reason is given.
+ */
+static void
+parse_why(char *dst, size_t n, const char *msg, const char *url,
+    const char *shown)
+{
+	char line[PG_MSG_MAX];
+	const char *p, *at, *colon, *u;
+	size_t plen = 0;
+
+	one_line(line, sizeof(line), msg != NULL ? msg : "out of memory");
+	if ((u = strstr(line, url)) != NULL)
+		snprintf(dst, n, "%.*s%s%s", (int)(u - line), line, shown,
+		    u + strlen(url));
+	else
+		snprintf(dst, n, "%s", line);
+	/* The password: between the first ':' and the '@' of the userinfo. */
+	if ((p = strstr(url, "://")) == NULL)
+		return;
+	p += 3;
+	if ((at = strchr(p, '@')) == NULL || strcspn(p, "/") < (size_t)(at - p))
+		return;
+	if ((colon = memchr(p, ':', (size_t)(at - p))) != NULL)
+		plen = (size_t)(at - colon - 1);
+	if (plen > 0 && memmem(dst, strlen(dst), colon + 1, plen) != NULL)
+		snprintf(dst, n, "malformed (see the URI syntax of libpq)");
+}
+
 struct sp_pg *
 sp_pg_open(const char *url, struct sp_err *err)
 {
@@ -958,10 +989,8 @@ sp_pg_open(const char *url, struct sp_err *err)
 		return NULL;
 	}
 	sp_store_url_shown(s->shown, sizeof(s->shown), url);
-	/* libpq's parse message quotes a bad part, never the password. */
 	if ((opts = PQconninfoParse(url, &msg)) == NULL) {
-		one_line(why, sizeof(why), msg != NULL ? msg :
-		    "out of memory");
+		parse_why(why, sizeof(why), msg, url, s->shown);
 		PQfreemem(msg);
 		sp_err_set(&s->err, "store URL '%s': %s", s->shown, why);
 		goto fail;
