@@ -347,20 +347,26 @@ static const char *const stmt_sql[ST_N] = {
 	    "RETURNING pg_notify('" PG_CHANNEL "', 'blob:' || blobs.name)",
 };
 
+/*
+ * One connection.  conn is NULL while the database is away (why says
+ * why; up() reconnects at next_try_ms).  tx_lost: the connection of the
+ * caller's open transaction went away.  listening: LISTEN again on a
+ * reconnect; missed: a reconnect happened, report everything changed.
+ */
 struct sp_pg {
-	PGconn		*conn;		/* NULL while the database is away */
+	PGconn		*conn;
 	struct sp_err	 err;
 	char		*url;		/* kept to reconnect */
-	char		 shown[PG_SHOWN_MAX];	/* the URL without password */
+	char		 shown[PG_SHOWN_MAX];	/* without the password */
 	bool		 prepared[ST_N];
 	bool		 in_tx;		/* sp_pg_begin and no end yet */
-	bool		 tx_lost;	/* ... and the connection went away */
-	bool		 listening;	/* sp_pg_watch: LISTEN again on reconnect */
-	bool		 missed;	/* reconnected: report everything */
+	bool		 tx_lost;
+	bool		 listening;
+	bool		 missed;
 	bool		 in_dev_list, in_audit_list;
 	unsigned	 backoff_ms;
-	uint64_t	 next_try_ms;	/* monotonic: when to reconnect */
-	char		 why[PG_MSG_MAX];	/* why the database is away */
+	uint64_t	 next_try_ms;	/* monotonic */
+	char		 why[PG_MSG_MAX];
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -460,7 +466,7 @@ conn_lost(const struct sp_pg *s, const PGresult *r)
 		return true;
 	st = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	if (st == NULL)
-		return true;	/* made by libpq: no answer from the server */
+		return true;	/* libpq's own: no answer from the server */
 	return strncmp(st, "08", 2) == 0 || strcmp(st, "57P01") == 0 ||
 	    strcmp(st, "57P02") == 0 || strcmp(st, "57P03") == 0;
 }

@@ -45,7 +45,7 @@ static unsigned pg_count;
 
 struct scratch {
 	char	*base;			/* SQLite: the directory */
-	char	 db[PATH_MAX];		/* SQLite: the file; PG: the database */
+	char	 db[PATH_MAX];		/* SQLite: the file; PG: database */
 	char	 url[PATH_MAX + 16];
 };
 
@@ -1404,7 +1404,8 @@ t_audit_tamper(void)
 		int64_t		 bad;
 		const char	*pg;
 	} tab[] = {
-		{ "UPDATE audit SET route='/prov/other.xml' WHERE seq=37", 37, NULL },
+		{ "UPDATE audit SET route='/prov/other.xml' WHERE seq=37", 37,
+		    NULL },
 		{ "UPDATE audit SET status=200 WHERE seq=3", 3, NULL },
 		{ "UPDATE audit SET time=time+1 WHERE seq=64", 64, NULL },
 		{ "UPDATE audit SET mac=NULL WHERE seq=2", 2, NULL },
