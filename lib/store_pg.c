@@ -347,20 +347,26 @@ static const char *const stmt_sql[ST_N] = {
 	    "RETURNING pg_notify('" PG_CHANNEL "', 'blob:' || blobs.name)",
 };
 
+/*
+ * One connection.  conn is NULL while the database is away (why says
+ * why; up() reconnects at next_try_ms).  tx_lost: the connection of the
+ * caller's open transaction went away.  listening: LISTEN again on a
+ * reconnect; missed: a reconnect happened, report everything changed.
+ */
 struct sp_pg {
-	PGconn		*conn;		/* NULL while the database is away */
+	PGconn		*conn;
 	struct sp_err	 err;
 	char		*url;		/* kept to reconnect */
-	char		 shown[PG_SHOWN_MAX];	/* the URL without password */
+	char		 shown[PG_SHOWN_MAX];	/* without the password */
 	bool		 prepared[ST_N];
 	bool		 in_tx;		/* sp_pg_begin and no end yet */
-	bool		 tx_lost;	/* ... and the connection went away */
-	bool		 listening;	/* sp_pg_watch: LISTEN again on reconnect */
-	bool		 missed;	/* reconnected: report everything */
+	bool		 tx_lost;
+	bool		 listening;
+	bool		 missed;
 	bool		 in_dev_list, in_audit_list;
 	unsigned	 backoff_ms;
-	uint64_t	 next_try_ms;	/* monotonic: when to reconnect */
-	char		 why[PG_MSG_MAX];	/* why the database is away */
+	uint64_t	 next_try_ms;	/* monotonic */
+	char		 why[PG_MSG_MAX];
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -460,7 +466,7 @@ conn_lost(const struct sp_pg *s, const PGresult *r)
 		return true;
 	st = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	if (st == NULL)
-		return true;	/* made by libpq: no answer from the server */
+		return true;	/* libpq's own: no answer from the server */
 	return strncmp(st, "08", 2) == 0 || strcmp(st, "57P01") == 0 ||
 	    strcmp(st, "57P02") == 0 || strcmp(st, "57P03") == 0;
 }
@@ -942,6 +948,37 @@ fail:
 	return -1;
 }
 
+/*
+ * libpq's message about a URL it cannot parse, without the password: some
+ * messages quote the whole URL, which is replaced by the shown one; if
+ * the password is still there, only a generic reason is given.
+ */
+static void
+parse_why(char *dst, size_t n, const char *msg, const char *url,
+    const char *shown)
+{
+	char line[PG_MSG_MAX];
+	const char *p, *at, *colon, *u;
+	size_t plen = 0;
+
+	one_line(line, sizeof(line), msg != NULL ? msg : "out of memory");
+	if ((u = strstr(line, url)) != NULL)
+		snprintf(dst, n, "%.*s%s%s", (int)(u - line), line, shown,
+		    u + strlen(url));
+	else
+		snprintf(dst, n, "%s", line);
+	/* The password: between the first ':' and the '@' of the userinfo. */
+	if ((p = strstr(url, "://")) == NULL)
+		return;
+	p += 3;
+	if ((at = strchr(p, '@')) == NULL || strcspn(p, "/") < (size_t)(at - p))
+		return;
+	if ((colon = memchr(p, ':', (size_t)(at - p))) != NULL)
+		plen = (size_t)(at - colon - 1);
+	if (plen > 0 && memmem(dst, strlen(dst), colon + 1, plen) != NULL)
+		snprintf(dst, n, "malformed (see the URI syntax of libpq)");
+}
+
 struct sp_pg *
 sp_pg_open(const char *url, struct sp_err *err)
 {
@@ -958,10 +995,8 @@ sp_pg_open(const char *url, struct sp_err *err)
 		return NULL;
 	}
 	sp_store_url_shown(s->shown, sizeof(s->shown), url);
-	/* libpq's parse message quotes a bad part, never the password. */
 	if ((opts = PQconninfoParse(url, &msg)) == NULL) {
-		one_line(why, sizeof(why), msg != NULL ? msg :
-		    "out of memory");
+		parse_why(why, sizeof(why), msg, url, s->shown);
 		PQfreemem(msg);
 		sp_err_set(&s->err, "store URL '%s': %s", s->shown, why);
 		goto fail;
