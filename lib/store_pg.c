@@ -525,8 +525,20 @@ up(struct sp_pg *s)
 		return sp_err_set(&s->err, "store: database connection lost "
 		    "inside the transaction, which is rolled back: %s "
 		    "(call sp_store_rollback)", s->why);
-	if (s->conn != NULL)
+	/*
+	 * An idle session the server has closed (a restart, a fail-over, an
+	 * administrator) is readable at EOF: notice it here, without a round
+	 * trip, and reconnect at once, rather than fail this call's first
+	 * statement.  Inside a transaction nothing is retried.
+	 */
+	if (s->conn != NULL && (s->in_tx || (PQconsumeInput(s->conn) == 1 &&
+	    PQstatus(s->conn) == CONNECTION_OK)))
 		return 0;
+	if (s->conn != NULL) {
+		one_line(why, sizeof(why), PQerrorMessage(s->conn));
+		mark_down(s, why);
+		s->next_try_ms = 0;
+	}
 	now = now_ms();
 	if (now < s->next_try_ms)
 		return sp_err_set(&s->err, "store: database unreachable (%s), "

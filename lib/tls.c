@@ -917,7 +917,7 @@ sp_tls_server_crl_check(const struct sp_tls_server *s, const char *pem,
 		}
 	}
 	if (n == 0) {
-		sp_err_set(err, "no CRL in the PEM text");
+		sp_err_set(err, "not a PEM CRL (no X509 CRL block in it)");
 		goto out;
 	}
 	rc = 0;
