@@ -114,7 +114,7 @@
 /* An admin API request body (operators only): a CRL at most. */
 #define SP_ADMIN_BODY_MAX	SP_STORE_BLOB_MAX
 #define SP_PG_BACKOFF_MIN_MS	200
-#define SP_PG_BACKOFF_MAX_MS	5000
+#define SP_PG_BACKOFF_MAX_MS	1000
 
 /* Client-certificate verdicts a TLS server context remembers (keyed by the
  * SHA-256 of the certificate's DER), and for how long at most; an entry

@@ -533,7 +533,7 @@ device_allowed(struct conn *c, struct sp_device *d, const char *what)
 	}
 	found = sp_store_device_get(c->w->store, c->mac, d);
 	if (found == -1) {
-		sp_log(s->log, SP_LOG_ERR, "store: %s",
+		sp_log(s->log, SP_LOG_ERR, "%s",
 		    sp_store_error(c->w->store));
 		respond_error(c, 503);
 		return -1;
@@ -576,7 +576,7 @@ store_gen(struct worker *w, uint64_t *gen)
 	if (!s->feed_live) {
 		if (sp_store_generation(w->store, gen) == 0)
 			return 0;
-		sp_log(s->log, SP_LOG_ERR, "store: %s",
+		sp_log(s->log, SP_LOG_ERR, "%s",
 		    sp_store_error(w->store));
 		return -1;
 	}

@@ -263,21 +263,31 @@ check "node B starts again" node_start b
 # (the agent exits 0 only on a 2xx) is in the database afterwards.
 : > reports.txt
 before=$(pg_psql 'SELECT count(*) FROM reports')
-(for r in $(seq 1 8); do for m in $PHONES; do echo $m; done; done |
+rm -f stop
+(while [ ! -e stop ]; do for m in $PHONES; do echo $m; done |
     xargs -P 6 -I{} sh -c '"$0" -s ph/{} report \
-    "https://'$NAME:$PORT'/report/\$MA.xml" >/dev/null 2>&1;
-    echo "{} $?"' "$SPROV_AGENT" >> reports.txt) &
+    "https://'$NAME:$PORT'/report/\$MA.xml" >/dev/null 2>>report-err.txt;
+    echo "{} $?"' "$SPROV_AGENT" >> reports.txt; done) &
 RPID=$!
-sleep 0.7
+# The database goes away once reports are being acknowledged, for 2 s;
+# the phones go on reporting until 3 s after it is back.
+within 10 grep -q ' 0$' reports.txt >/dev/null
 pg_restart_after 2 fast
-wait $RPID
 wait $PG_RESTART_PID
+echo BACK >> reports.txt
+sleep 3
+touch stop
+wait $RPID
 acked=$(awk '$2 == 0' reports.txt | wc -l)
+back=$(sed -n '/^BACK$/,$p' reports.txt | awk '$2 == 0' | wc -l)
 refused=$(awk '$2 != 0' reports.txt | wc -l)
 after=$(pg_psql 'SELECT count(*) FROM reports')
 check "PostgreSQL restarted mid-storm: $acked reports acknowledged, \
 $refused refused, $((after - before)) stored" test $((after - before)) -ge \
     "$acked" -a "$acked" -gt 0
+check "reports are acknowledged again once the database is back ($back)" \
+    test "$back" -gt 0
+[ "$acked" -gt 0 ] || sort report-err.txt | uniq -c | head -5 | sed 's/^/# /'
 check "some reports were refused while the database was away" \
     test "$refused" -gt 0
 has "a node said the store was unreachable" a.log "store unreachable"
