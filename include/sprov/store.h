@@ -1,7 +1,9 @@
 /*
  * The provisioning store: devices, their groups, parameters at four levels,
- * reports, and the audit trail.  An interface with one backend today
- * (SQLite: "sqlite:PATH"); PostgreSQL comes later behind the same calls.
+ * reports, the audit trail, and shared blobs.  One interface, two backends
+ * with the same schema, migrations and semantics: SQLite ("sqlite:PATH",
+ * one machine) and PostgreSQL ("postgresql://..." or "postgres://...", a
+ * libpq connection URI: several sprovd nodes sharing one database).
  *
  * Scopes of a parameter, weakest first:
  *   "default" < "model:<OU>" < "group:<name>" (in the device's group order)

@@ -89,12 +89,15 @@ struct sp_tls_server	*sp_tls_server_reload(const struct sp_tls_server *old,
 struct sp_tls_server	*sp_tls_server_refresh(const struct sp_tls_server *old,
 			    const struct sp_tls_config *, struct sp_err *);
 /*
- * Checks a PEM text of CRLs before it is shared with every node: each is
- * a CRL signed by a client CA of s, not expired, not issued in the future.
- * 0, or -1 with the reason.
+ * Checks a PEM text of CRLs: each is a CRL signed by a client CA of s and,
+ * with current, neither expired nor issued in the future (what may be
+ * shared with every node; a node applying one checks the signatures only,
+ * an expired CRL then refuses every phone and is said loudly).  0, or -1
+ * with the reason.
  */
 int			 sp_tls_server_crl_check(const struct sp_tls_server *,
-			    const char *pem, size_t len, struct sp_err *);
+			    const char *pem, size_t len, bool current,
+			    struct sp_err *);
 void			 sp_tls_server_ref(struct sp_tls_server *);
 void			 sp_tls_server_unref(struct sp_tls_server *);
 /* The earliest nextUpdate of the CRLs loaded (0: no CRL).  Past it every

@@ -63,7 +63,7 @@ put_crl(const struct sp_tls_server *tls, const char *url, const char *path)
 	int rc = -1;
 
 	if (sp_fs_read(path, SP_STORE_BLOB_MAX, &pem, &len, &err) == -1 ||
-	    sp_tls_server_crl_check(tls, pem, len, &err) == -1) {
+	    sp_tls_server_crl_check(tls, pem, len, true, &err) == -1) {
 		fprintf(stderr, "sprovd: %s%s%s\n", strstr(err.msg, path) ?
 		    "" : path, strstr(err.msg, path) ? "" : ": ", err.msg);
 		goto out;

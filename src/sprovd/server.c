@@ -1523,7 +1523,9 @@ crl_warn(const struct sp_tls_server *tls, struct sp_log *log)
 /*
  * The TLS contexts again, from the configuration c with the blobs the
  * store holds (crl store, ticket_keys store); swapped in for what comes
- * next (established connections keep theirs).  Under blob_lock.
+ * next (established connections keep theirs).  Under blob_lock, which
+ * every swap of s->tls holds: s->tls may be read under it without a
+ * reference.
  */
 static int
 tls_rebuild(struct server *s, struct sp_tls_config *c, struct sp_err *err)
@@ -1575,6 +1577,18 @@ blob_fresh(struct server *s, const char *name, struct sp_buf *buf,
 			sp_err_set(err, "the store holds no %s", name);
 		else
 			sp_err_set(err, "%s", sp_store_error(s->feed));
+		sp_buf_release(&tmp);
+		return -1;
+	}
+	/*
+	 * What was written into the database directly (not through a
+	 * node's admin API) is checked here too: a CRL not signed by our
+	 * client CAs never replaces the one in use.
+	 */
+	if (strcmp(name, "crl") == 0 && sp_tls_server_crl_check(s->tls,
+	    tmp.data, tmp.len, false, err) == -1) {
+		sp_err_prefix(err, "the store's CRL, version %lld",
+		    (long long)v);
 		sp_buf_release(&tmp);
 		return -1;
 	}
@@ -1756,7 +1770,7 @@ crl_check(void *arg, const char *pem, size_t len, struct sp_err *err)
 	t = s->tls;
 	sp_tls_server_ref(t);
 	pthread_mutex_unlock(&s->tls_lock);
-	rc = sp_tls_server_crl_check(t, pem, len, err);
+	rc = sp_tls_server_crl_check(t, pem, len, true, err);
 	sp_tls_server_unref(t);
 	return rc;
 }
@@ -1824,13 +1838,18 @@ reload(struct server *s)
 	}
 	n->crl_store = s->conf->crl_store;
 	n->tickets_store = s->conf->tickets_store;
+	/*
+	 * blob_lock is held until the swap: the feed builds from s->tls
+	 * under it, and must not swap in between with older blobs or a
+	 * context this one replaces.
+	 */
 	fresh = sp_tls_server_reload(s->tls, &n->tls, &err);
-	pthread_mutex_unlock(&s->blob_lock);
 	n->tls.crl_data = n->tls.ticket_keys_data = NULL;
 	n->tls.crl_len = n->tls.ticket_keys_len = 0;
 	if (fresh == NULL ||
 	    (s->admin_tls != NULL && (fresh_admin = sp_tls_server_reload(
 	    s->admin_tls, &n->admin_tls, &err)) == NULL)) {
+		pthread_mutex_unlock(&s->blob_lock);
 		sp_log(s->log, SP_LOG_ERR, "reload refused, the old "
 		    "configuration keeps serving: %s", err.msg);
 		sp_tls_server_unref(fresh);
@@ -1845,6 +1864,7 @@ reload(struct server *s)
 	else
 		old_admin = NULL;
 	pthread_mutex_unlock(&s->tls_lock);
+	pthread_mutex_unlock(&s->blob_lock);
 	sp_tls_server_unref(old);
 	sp_tls_server_unref(old_admin);
 	/* Paths for the next reload; the strings live in the kept cfg. */

@@ -198,7 +198,22 @@ refuse "crl put: a CRL of another CA is refused by the admin API" 1 \
     "not signed by a client CA" ctl 127.0.0.2 crl put other.crl
 refuse "crl put: a file that is no CRL is refused by the admin API" 1 \
     "not a PEM CRL" ctl 127.0.0.2 crl put junk.crl
-v2() { ctl 127.0.0.4 crl show | grep -q '"version": 2'; }
+# A CRL of another CA written into the database directly (not through a
+# node): every node checks it and keeps the one it has.
+pg_psql "UPDATE blobs SET version = version + 1, body = decode('$(base64 \
+    -w0 other.crl)', 'base64') WHERE name = 'crl';
+    SELECT pg_notify('sprov_changes', 'blob:crl')" >/dev/null
+refused_blob() { grep -q "from the store, refused.*not signed by a client CA" \
+    c.log; }
+ms=$(within 3 refused_blob)
+check "a foreign CRL written into the database is refused by C (${ms:-never} ms)" \
+    test -n "$ms"
+check "... and the revoked device stays refused" rev
+ok200() { test "$(code $1 $2 /prov/$2.xml)" = 200; }
+check "... and the others are served" ok200 127.0.0.4 ${MACS[3]}
+$CA crl -o device.crl >/dev/null
+ctl 127.0.0.2 crl put device.crl >/dev/null
+v2() { ctl 127.0.0.4 crl show | grep -q '"version": 4'; }
 check "crl show: the version moved with each put" v2
 
 # Phones: each an agent resolving $NAME through dnsmasq, which answers
