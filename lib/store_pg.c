@@ -202,7 +202,6 @@ enum stmt {
 	ST_DEV_STATE,
 	ST_DEV_DELETE,
 	ST_DEV_SEEN,
-	ST_CERT_SEEN,
 	ST_PARAM_DEL_SCOPE,
 	ST_GRP_CLEAR,
 	ST_GRP_ADD,
@@ -273,16 +272,23 @@ static const char *const stmt_sql[ST_N] = {
 	[ST_DEV_STATE] = "UPDATE devices SET state=$2 WHERE mac=$1 AND "
 	    "state<>$2",
 	[ST_DEV_DELETE] = "DELETE FROM devices WHERE mac=$1",
-	[ST_DEV_SEEN] = "UPDATE devices SET last_seen=$2, "
+	/*
+	 * The contact and the certificate seen, in one round trip (this
+	 * runs for every request): the count of devices updated, 0 for an
+	 * unknown device (then nothing is written).
+	 */
+	[ST_DEV_SEEN] = "WITH u AS (UPDATE devices SET last_seen=$2, "
 	    "first_seen=CASE WHEN first_seen=0 THEN $2 ELSE first_seen END, "
 	    "last_ip=coalesce($3, last_ip), "
 	    "user_agent=coalesce($4, user_agent), "
-	    "cert_serial=coalesce($5, cert_serial), "
-	    "etag=coalesce($6, etag) WHERE mac=$1",
-	[ST_CERT_SEEN] = "INSERT INTO device_certs(mac, cert_serial, "
-	    "first_seen, last_seen) VALUES($1, $2, $3, $3) "
+	    "cert_serial=coalesce($5::text, cert_serial), "
+	    "etag=coalesce($6, etag) WHERE mac=$1 RETURNING mac), "
+	    "c AS (INSERT INTO device_certs(mac, cert_serial, first_seen, "
+	    "last_seen) SELECT mac, $5::text, $2, $2 FROM u "
+	    "WHERE $5::text IS NOT NULL "
 	    "ON CONFLICT(mac, cert_serial) DO UPDATE SET "
-	    "last_seen=excluded.last_seen",
+	    "last_seen=excluded.last_seen) "
+	    "SELECT count(*) FROM u",
 	[ST_PARAM_DEL_SCOPE] = "DELETE FROM params WHERE scope=$1",
 	[ST_GRP_CLEAR] = "DELETE FROM device_groups WHERE mac=$1",
 	[ST_GRP_ADD] = "INSERT INTO device_groups(mac, grp, position) "
@@ -367,6 +373,15 @@ struct sp_pg {
 	unsigned	 backoff_ms;
 	uint64_t	 next_try_ms;	/* monotonic */
 	char		 why[PG_MSG_MAX];
+	/*
+	 * The audit head inside the caller's transaction: after the first
+	 * append has taken the lock and read the head, later appends of the
+	 * same transaction (the writer's batches) chain on from here, one
+	 * INSERT each; the head row in meta is written once, at commit.
+	 */
+	bool		 head_valid, head_dirty;
+	int64_t		 head_seq;
+	char		 head_hash[STORE_HASH_HEXLEN + 1];
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -481,6 +496,7 @@ mark_down(struct sp_pg *s, const char *why)
 	memset(s->prepared, 0, sizeof(s->prepared));
 	if (s->in_tx)
 		s->tx_lost = true;
+	s->head_valid = s->head_dirty = false;
 	if (s->backoff_ms == 0)
 		s->backoff_ms = SP_PG_BACKOFF_MIN_MS;
 	s->next_try_ms = now_ms() + s->backoff_ms;
@@ -1064,6 +1080,7 @@ sp_pg_begin(struct sp_pg *s)
 		return -1;
 	s->in_tx = true;
 	s->tx_lost = false;
+	s->head_valid = s->head_dirty = false;
 	return 0;
 }
 
@@ -1081,8 +1098,20 @@ sp_pg_commit(struct sp_pg *s)
 		    "inside the transaction, which is rolled back: %s",
 		    s->why);
 	}
+	rc = 0;
+	if (s->head_dirty) {
+		struct param p[2];
+
+		p[0] = (struct param)P_INT(s->head_seq);
+		p[1] = (struct param)P_LEN(s->head_hash, STORE_HASH_HEXLEN);
+		rc = run_done(s, ST_AUDIT_HEAD_SET, p, 2);
+	}
+	s->head_valid = s->head_dirty = false;
 	/* Whatever COMMIT answers, the transaction is over. */
-	rc = tx_commit(s, &t);
+	if (rc == 0)
+		rc = tx_commit(s, &t);
+	else if (s->conn != NULL)
+		exec_id(s, ST_ROLLBACK);
 	s->in_tx = s->tx_lost = false;
 	return rc;
 }
@@ -1095,6 +1124,7 @@ sp_pg_rollback(struct sp_pg *s)
 	if (s->in_tx && !s->tx_lost && s->conn != NULL)
 		exec_id(s, ST_ROLLBACK);
 	s->in_tx = s->tx_lost = false;
+	s->head_valid = s->head_dirty = false;
 	s->err = keep;
 }
 
@@ -1346,7 +1376,7 @@ sp_pg_device_seen(struct sp_pg *s, const char *mac, time_t when,
     const char *ip, const char *user_agent, const char *cert_serial,
     const char *etag)
 {
-	struct param p[6], pc[3];
+	struct param p[6];
 	PGresult *r;
 	struct tx t;
 	size_t len;
@@ -1388,18 +1418,11 @@ sp_pg_device_seen(struct sp_pg *s, const char *mac, time_t when,
 		return -1;
 	if ((r = run(s, ST_DEV_SEEN, p, 6)) == NULL)
 		goto fail;
-	n = affected(r);
+	n = PQntuples(r) == 1 ? (uint64_t)col_int(r, 0, 0) : 0;
 	PQclear(r);
 	if (n == 0) {
 		unknown_device(s, mac);
 		goto fail;
-	}
-	if (cert_serial != NULL) {
-		pc[0] = (struct param)P_STR(mac);
-		pc[1] = (struct param)P_STR(cert_serial);
-		pc[2] = (struct param)P_INT(when);
-		if (run_done(s, ST_CERT_SEEN, pc, 3) == -1)
-			goto fail;
 	}
 	return tx_commit(s, &t);
 fail:
@@ -1799,6 +1822,12 @@ sp_pg_audit_append(struct sp_pg *s, const struct sp_audit *a)
 	memcpy(prev, zero_hash, sizeof(prev));
 	if (tx_begin(s, &t, 1) == -1)
 		return -1;
+	if (!t.own && s->head_valid) {
+		/* The lock is ours until the caller's commit. */
+		seq = s->head_seq + 1;
+		memcpy(prev, s->head_hash, sizeof(prev));
+		goto chained;
+	}
 	/*
 	 * One appender at a time across all connections, and the head read
 	 * after the lock (a new snapshot: READ COMMITTED), so that it is the
@@ -1820,6 +1849,7 @@ sp_pg_audit_append(struct sp_pg *s, const struct sp_audit *a)
 		memcpy(prev, h, sizeof(prev));
 	}
 	PQclear(r);
+chained:
 	if (sp_store_audit_hash(prev, seq, (int64_t)a->when,
 	    (int64_t)a->status, f, fl, STORE_AUDIT_NFIELDS, hash) == -1) {
 		sp_err_set(&s->err, "audit: cannot hash the entry");
@@ -1835,6 +1865,16 @@ sp_pg_audit_append(struct sp_pg *s, const struct sp_audit *a)
 	p[10] = (struct param)P_LEN(hash, STORE_HASH_HEXLEN);
 	if (run_done(s, ST_AUDIT_ADD, p, 11) == -1)
 		goto fail;
+	if (!t.own) {
+		/* The savepoint is released below; a failure before this
+		 * point leaves the cached head as it was. */
+		if (tx_commit(s, &t) == -1)
+			return -1;
+		s->head_valid = s->head_dirty = true;
+		s->head_seq = seq;
+		memcpy(s->head_hash, hash, sizeof(s->head_hash));
+		return 0;
+	}
 	/* The head, so that entries removed from the end show too. */
 	p[0] = (struct param)P_INT(seq);
 	p[1] = (struct param)P_LEN(hash, STORE_HASH_HEXLEN);

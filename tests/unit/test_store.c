@@ -1314,6 +1314,60 @@ out:
 	scratch_free(&s);
 }
 
+/*
+ * Appends inside one transaction (the writer's batches): they chain on each
+ * other, a rolled-back batch leaves no trace, and the trail verifies after
+ * both, with the head at the last entry.
+ */
+static void
+t_audit_in_transaction(void)
+{
+	struct scratch s;
+	struct sp_store *st = audit_fresh(&s, 3);
+	struct sp_audit a;
+	int64_t bad = -1;
+	int i;
+
+	if (st == NULL)
+		goto out;
+	OK(sp_store_begin(st));
+	for (i = 0; i < 5; i++) {
+		audit_fill(&a, 10 + i);
+		OK(sp_store_audit_append(st, &a));
+	}
+	audit_fill(&a, 20);
+	a.event = "bad event";
+	CHECK(sp_store_audit_append(st, &a) == -1);
+	audit_fill(&a, 21);
+	OK(sp_store_audit_append(st, &a));
+	OK(sp_store_commit(st));
+	OK(sp_store_audit_verify(st, &bad));
+	CHECK(bad == 0);
+	CHECK(raw_int(&s, "SELECT count(*) FROM audit") == 9);
+	OK(sp_store_begin(st));
+	for (i = 0; i < 3; i++) {
+		audit_fill(&a, 30 + i);
+		OK(sp_store_audit_append(st, &a));
+	}
+	sp_store_rollback(st);
+	OK(sp_store_audit_verify(st, &bad));
+	CHECK(bad == 0);
+	CHECK(raw_int(&s, "SELECT count(*) FROM audit") == 9);
+	/* And on after the rolled-back batch, in and out of transactions. */
+	audit_fill(&a, 40);
+	OK(sp_store_audit_append(st, &a));
+	OK(sp_store_begin(st));
+	audit_fill(&a, 41);
+	OK(sp_store_audit_append(st, &a));
+	OK(sp_store_commit(st));
+	OK(sp_store_audit_verify(st, &bad));
+	CHECK(bad == 0);
+	CHECK(raw_int(&s, "SELECT max(seq) FROM audit") == 11);
+	sp_store_close(st);
+out:
+	scratch_free(&s);
+}
+
 static void
 t_audit_chain(void)
 {
@@ -1888,6 +1942,7 @@ main(void)
 	RUN(t_device_seen);
 	RUN(t_transactions);
 	RUN(t_audit_chain);
+	RUN(t_audit_in_transaction);
 	RUN(t_audit_list);
 	RUN(t_audit_tamper);
 	RUN(t_audit_two_connections);
