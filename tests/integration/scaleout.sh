@@ -78,6 +78,8 @@ APORT=$((PORT + 1))
 node_conf a 127.0.0.2
 node_conf b 127.0.0.3
 node_conf c 127.0.0.4
+# C serves cached profiles for 1 s only while the database is away.
+echo "store_grace 1" >> c.conf
 ctl() {	# addr args...
 	local a=$1; shift
 	$SPROVCTL -u "https://$NAME:$APORT" --cert adm/ops.crt \
@@ -221,16 +223,18 @@ check "crl show: the version moved with each put" v2
 dns_start --local=/fleet.test/ --host-record=$NAME,127.0.0.3 \
     --host-record=$NAME,127.0.0.2 --host-record=$NAME,127.0.0.4
 check "dnsmasq answers $NAME with three addresses" kill -0 $DNSPID
+SPARE=${MACS[$((NDEV - 1))]}
 n=0
 for m in "${MACS[@]}"; do
 	[ $m = $R ] && continue
+	[ $m = $SPARE ] && continue	# never fetched: nobody has it cached
 	$SPROV_AGENT -s ph/$m init --cert $(idf $m).crt --key $(idf $m).key \
 	    --server-ca ca/server-ca.crt >/dev/null 2>&1 || continue
 	$SPROV_AGENT -s ph/$m set Primary_DNS 127.0.0.1:$DP
 	$SPROV_AGENT -s ph/$m set Profile_Rule "https://$NAME:$PORT/prov/\$MA.xml"
 	n=$((n + 1))
 done
-check "$n agents set up" test $n = $((NDEV - 1))
+check "$n agents set up" test $n = $((NDEV - 2))
 PHONES=$(ls ph)
 
 # storm LOG: every phone resyncs, 8 at a time, round after round until
@@ -287,7 +291,18 @@ RPID=$!
 # The database goes away once reports are being acknowledged, for 2 s;
 # the phones go on reporting until 3 s after it is back.
 within 10 grep -q ' 0$' reports.txt >/dev/null
+get 127.0.0.2 $M /prov/$M.xml >/dev/null	# cached on A and on C
+get 127.0.0.4 $M /prov/$M.xml >/dev/null
 pg_restart_after 2 fast
+sleep 0.5
+check "database away: A serves a profile it has cached" \
+    test "$(code 127.0.0.2 $M /prov/$M.xml)" = 200
+get 127.0.0.2 $SPARE /prov/$SPARE.xml -D spare.h -o /dev/null 2>/dev/null
+has "database away: a profile A has not cached is 503" spare.h " 503"
+has "... with Retry-After" spare.h "Retry-After:"
+sleep 1
+check "database away past store_grace (1 s on C): C refuses even cached" \
+    test "$(code 127.0.0.4 $M /prov/$M.xml)" = 503
 wait $PG_RESTART_PID
 echo BACK >> reports.txt
 sleep 3
