@@ -30,6 +30,18 @@ int	sp_store_audit_hash(const char *, int64_t, int64_t, int64_t,
 	    const char *const *, const size_t *, size_t, char *);
 /* A blob name: 1 to SP_STORE_BLOB_NAME_MAX of [a-z0-9_-]. */
 int	sp_store_blob_name_check(const char *, struct sp_err *);
+/* Checks of caller input before any database work (see store.c). */
+int	sp_store_param_name_check(const char *, struct sp_err *);
+int	sp_store_model_check(const char *, struct sp_err *);
+int	sp_store_device_fields_check(const char *serial, const char *model,
+	    struct sp_err *);
+int	sp_store_seen_check(const char *cert_serial, const char *etag,
+	    struct sp_err *);
+int	sp_store_groups_check(const char *mac, const char *const *, size_t,
+	    struct sp_err *);
+int	sp_store_report_check(const char *kind, const char *body, size_t,
+	    struct sp_err *);
+int	sp_store_audit_check(const struct sp_audit *, struct sp_err *);
 /* The URL for a message, without any user:password@ part. */
 void	sp_store_url_shown(char *, size_t, const char *);
 

@@ -24,6 +24,7 @@
 #include "sprov/err.h"
 #include "sprov/limits.h"
 #include "sprov/mac.h"
+#include "sprov/profile.h"
 #include "sprov/store.h"
 #include "sprov/str.h"
 
@@ -253,6 +254,157 @@ sp_store_url_shown(char *dst, size_t n, const char *url)
 		sp_store_quote(dst, n, tmp);
 	} else
 		sp_store_quote(dst, n, url);
+}
+
+/*
+ * Checks of what callers pass, the same in every backend (they run before
+ * any database work).  Each returns 0, or -1 with the reason in err.
+ */
+int
+sp_store_param_name_check(const char *name, struct sp_err *err)
+{
+	char q[4 * QUOTE_SHOWN + 8];
+
+	if (name == NULL)
+		return sp_err_set(err, "parameter name missing");
+	if (!sp_param_name_ok(name, strnlen(name, SP_PARAM_NAME_MAX + 1))) {
+		sp_store_quote(q, sizeof(q), name);
+		return sp_err_set(err, "parameter name '%s': 1 to %d of "
+		    "A-Z a-z 0-9 _, not starting with a digit", q,
+		    SP_PARAM_NAME_MAX);
+	}
+	return 0;
+}
+
+int
+sp_store_model_check(const char *model, struct sp_err *err)
+{
+	char q[4 * QUOTE_SHOWN + 8];
+
+	if (!sp_store_name_ok(model, strnlen(model, SP_MODEL_MAX + 1))) {
+		sp_store_quote(q, sizeof(q), model);
+		return sp_err_set(err, "model '%s': 1 to %d of A-Z a-z 0-9 . _ -",
+		    q, SP_MODEL_MAX);
+	}
+	return 0;
+}
+
+/* serial: printable, bounded; model: "" or a name. */
+int
+sp_store_device_fields_check(const char *serial, const char *model,
+    struct sp_err *err)
+{
+	char q[4 * QUOTE_SHOWN + 8];
+	size_t len;
+
+	len = strnlen(serial, SP_SERIAL_MAX + 1);
+	if (len > SP_SERIAL_MAX || !sp_str_printable(serial, len)) {
+		sp_store_quote(q, sizeof(q), serial);
+		return sp_err_set(err, "serial '%s': at most %d printable "
+		    "ASCII characters", q, SP_SERIAL_MAX);
+	}
+	if (model[0] != '\0' && sp_store_model_check(model, err) == -1)
+		return -1;
+	return 0;
+}
+
+/* A contact's certificate serial and ETag (NULL: none). */
+int
+sp_store_seen_check(const char *cert_serial, const char *etag,
+    struct sp_err *err)
+{
+	char q[4 * QUOTE_SHOWN + 8];
+	size_t len;
+
+	if (cert_serial != NULL) {
+		len = strnlen(cert_serial, STORE_CERT_SERIAL_MAX + 1);
+		if (len > STORE_CERT_SERIAL_MAX ||
+		    !sp_str_printable(cert_serial, len)) {
+			sp_store_quote(q, sizeof(q), cert_serial);
+			return sp_err_set(err, "certificate serial '%s': at most "
+			    "%d printable ASCII characters", q,
+			    STORE_CERT_SERIAL_MAX);
+		}
+	}
+	if (etag != NULL) {
+		len = strnlen(etag, SP_ETAG_MAX + 1);
+		if (len > SP_ETAG_MAX || !sp_str_printable(etag, len)) {
+			sp_store_quote(q, sizeof(q), etag);
+			return sp_err_set(err, "ETag '%s': at most %d printable "
+			    "ASCII characters", q, SP_ETAG_MAX);
+		}
+	}
+	return 0;
+}
+
+/* A device's ordered groups: each a name, none twice, at most so many. */
+int
+sp_store_groups_check(const char *mac, const char *const *groups, size_t n,
+    struct sp_err *err)
+{
+	char q[4 * QUOTE_SHOWN + 8];
+	size_t i, j;
+
+	if (n > SP_GROUPS_PER_DEVICE)
+		return sp_err_set(err, "device %s: %zu groups, at most %d", mac,
+		    n, SP_GROUPS_PER_DEVICE);
+	if (n > 0 && groups == NULL)
+		return sp_err_set(err, "groups missing");
+	for (i = 0; i < n; i++) {
+		if (groups[i] == NULL || !sp_store_name_ok(groups[i],
+		    strnlen(groups[i], SP_GROUP_NAME_MAX + 1))) {
+			sp_store_quote(q, sizeof(q), groups[i]);
+			return sp_err_set(err, "group '%s': 1 to %d of A-Z a-z "
+			    "0-9 . _ -", q, SP_GROUP_NAME_MAX);
+		}
+		for (j = 0; j < i; j++)
+			if (strcmp(groups[i], groups[j]) == 0)
+				return sp_err_set(err, "group '%s' listed "
+				    "twice", groups[i]);
+	}
+	return 0;
+}
+
+int
+sp_store_report_check(const char *kind, const char *body, size_t len,
+    struct sp_err *err)
+{
+	char q[4 * QUOTE_SHOWN + 8];
+	size_t n;
+
+	if (kind == NULL || (n = strnlen(kind, STORE_KIND_MAX + 1)) >
+	    STORE_KIND_MAX || n == 0 || !sp_str_charset(kind, n, "._-")) {
+		sp_store_quote(q, sizeof(q), kind);
+		return sp_err_set(err, "report kind '%s': 1 to %d of A-Z a-z "
+		    "0-9 . _ -", q, STORE_KIND_MAX);
+	}
+	if (len > SP_REPORT_MAX)
+		return sp_err_set(err, "report of %zu bytes: at most %d", len,
+		    SP_REPORT_MAX);
+	if (body == NULL && len > 0)
+		return sp_err_set(err, "report body missing");
+	return 0;
+}
+
+/* An audit entry: an event name, and a MAC when there is one. */
+int
+sp_store_audit_check(const struct sp_audit *a, struct sp_err *err)
+{
+	char q[4 * QUOTE_SHOWN + 8];
+	size_t n;
+
+	if (a == NULL)
+		return sp_err_set(err, "audit entry missing");
+	n = a->event != NULL ? strnlen(a->event, STORE_EVENT_MAX + 1) : 0;
+	if (n == 0 || n > STORE_EVENT_MAX ||
+	    !sp_str_charset(a->event, n, "._-")) {
+		sp_store_quote(q, sizeof(q), a->event);
+		return sp_err_set(err, "audit event '%s': 1 to %d of A-Z a-z "
+		    "0-9 . _ -", q, STORE_EVENT_MAX);
+	}
+	if (a->mac != NULL && sp_store_mac_check(a->mac, err) == -1)
+		return -1;
+	return 0;
 }
 
 /* ------------------------------------------------------------ dispatch */

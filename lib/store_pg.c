@@ -817,17 +817,7 @@ check_scope(struct sp_pg *s, const char *scope)
 static int
 check_param_name(struct sp_pg *s, const char *name)
 {
-	char q[400];
-
-	if (name == NULL)
-		return sp_err_set(&s->err, "parameter name missing");
-	if (!sp_param_name_ok(name, strnlen(name, SP_PARAM_NAME_MAX + 1))) {
-		sp_store_quote(q, sizeof(q), name);
-		return sp_err_set(&s->err, "parameter name '%s': 1 to %d of "
-		    "A-Z a-z 0-9 _, not starting with a digit", q,
-		    SP_PARAM_NAME_MAX);
-	}
-	return 0;
+	return sp_store_param_name_check(name, &s->err);
 }
 
 static int
@@ -1195,22 +1185,7 @@ sp_pg_device_get(struct sp_pg *s, const char *mac, struct sp_device *d)
 static int
 check_device_fields(struct sp_pg *s, const char *serial, const char *model)
 {
-	char q[400];
-	size_t len;
-
-	len = strnlen(serial, SP_SERIAL_MAX + 1);
-	if (len > SP_SERIAL_MAX || !sp_str_printable(serial, len)) {
-		sp_store_quote(q, sizeof(q), serial);
-		return sp_err_set(&s->err, "serial '%s': at most %d printable "
-		    "ASCII characters", q, SP_SERIAL_MAX);
-	}
-	len = strnlen(model, SP_MODEL_MAX + 1);
-	if (len != 0 && !sp_store_name_ok(model, len)) {
-		sp_store_quote(q, sizeof(q), model);
-		return sp_err_set(&s->err, "model '%s': 1 to %d of A-Z a-z "
-		    "0-9 . _ -", q, SP_MODEL_MAX);
-	}
-	return 0;
+	return sp_store_device_fields_check(serial, model, &s->err);
 }
 
 int
@@ -1379,32 +1354,14 @@ sp_pg_device_seen(struct sp_pg *s, const char *mac, time_t when,
 	struct param p[6];
 	PGresult *r;
 	struct tx t;
-	size_t len;
 	uint64_t n;
-	char q[400];
 
 	if (check_mac(s, mac) == -1)
 		return -1;
 	if (cert_serial != NULL && *cert_serial == '\0')
 		cert_serial = NULL;
-	if (cert_serial != NULL) {
-		len = strnlen(cert_serial, STORE_CERT_SERIAL_MAX + 1);
-		if (len > STORE_CERT_SERIAL_MAX ||
-		    !sp_str_printable(cert_serial, len)) {
-			sp_store_quote(q, sizeof(q), cert_serial);
-			return sp_err_set(&s->err, "certificate serial '%s': "
-			    "at most %d printable ASCII characters", q,
-			    STORE_CERT_SERIAL_MAX);
-		}
-	}
-	if (etag != NULL) {
-		len = strnlen(etag, SP_ETAG_MAX + 1);
-		if (len > SP_ETAG_MAX || !sp_str_printable(etag, len)) {
-			sp_store_quote(q, sizeof(q), etag);
-			return sp_err_set(&s->err, "ETag '%s': at most %d "
-			    "printable ASCII characters", q, SP_ETAG_MAX);
-		}
-	}
+	if (sp_store_seen_check(cert_serial, etag, &s->err) == -1)
+		return -1;
 	p[0] = (struct param)P_STR(mac);
 	p[1] = (struct param)P_INT(when);
 	/* The peer's strings are cut to their columns, not refused. */
@@ -1438,28 +1395,12 @@ sp_pg_group_set(struct sp_pg *s, const char *mac, const char *const *groups,
 {
 	struct param p[3];
 	struct tx t;
-	size_t i, j;
-	char q[400];
+	size_t i;
 
 	if (check_mac(s, mac) == -1)
 		return -1;
-	if (n > SP_GROUPS_PER_DEVICE)
-		return sp_err_set(&s->err, "device %s: %zu groups, at most %d",
-		    mac, n, SP_GROUPS_PER_DEVICE);
-	if (n > 0 && groups == NULL)
-		return sp_err_set(&s->err, "groups missing");
-	for (i = 0; i < n; i++) {
-		if (groups[i] == NULL || !sp_store_name_ok(groups[i],
-		    strnlen(groups[i], SP_GROUP_NAME_MAX + 1))) {
-			sp_store_quote(q, sizeof(q), groups[i]);
-			return sp_err_set(&s->err, "group '%s': 1 to %d of "
-			    "A-Z a-z 0-9 . _ -", q, SP_GROUP_NAME_MAX);
-		}
-		for (j = 0; j < i; j++)
-			if (strcmp(groups[i], groups[j]) == 0)
-				return sp_err_set(&s->err, "group '%s' "
-				    "listed twice", groups[i]);
-	}
+	if (sp_store_groups_check(mac, groups, n, &s->err) == -1)
+		return -1;
 	p[0] = (struct param)P_STR(mac);
 	if (tx_begin(s, &t, 1) == -1)
 		return -1;
@@ -1647,21 +1588,13 @@ sp_pg_profile(struct sp_pg *s, const char *mac, const char *model,
 {
 	struct param p[2];
 	PGresult *r;
-	char q[400];
-	size_t len;
 
 	if (check_mac(s, mac) == -1)
 		return -1;
 	if (model != NULL && *model == '\0')
 		model = NULL;
-	if (model != NULL) {
-		len = strnlen(model, SP_MODEL_MAX + 1);
-		if (!sp_store_name_ok(model, len)) {
-			sp_store_quote(q, sizeof(q), model);
-			return sp_err_set(&s->err, "model '%s': 1 to %d of "
-			    "A-Z a-z 0-9 . _ -", q, SP_MODEL_MAX);
-		}
-	}
+	if (model != NULL && sp_store_model_check(model, &s->err) == -1)
+		return -1;
 	p[0] = (struct param)P_STR(mac);
 	p[1] = (struct param)P_STR(model);
 	if (up(s) == -1 || (r = run(s, ST_PROFILE, p, 2)) == NULL)
@@ -1676,7 +1609,7 @@ sp_pg_report_add(struct sp_pg *s, const char *mac, time_t when,
     const char *kind, const char *body, size_t len,
     const struct sp_profile *parsed)
 {
-	char fw[SP_FIRMWARE_MAX + 2], q[400];
+	char fw[SP_FIRMWARE_MAX + 2];
 	const struct sp_param *pp;
 	struct param p[5];
 	struct sp_buf xml;
@@ -1689,17 +1622,8 @@ sp_pg_report_add(struct sp_pg *s, const char *mac, time_t when,
 	sp_buf_init(&xml, SP_PROFILE_XML_MAX);
 	if (check_mac(s, mac) == -1)
 		return -1;
-	if (kind == NULL || (n = strnlen(kind, STORE_KIND_MAX + 1)) >
-	    STORE_KIND_MAX || n == 0 || !sp_str_charset(kind, n, "._-")) {
-		sp_store_quote(q, sizeof(q), kind);
-		return sp_err_set(&s->err, "report kind '%s': 1 to %d of A-Z "
-		    "a-z 0-9 . _ -", q, STORE_KIND_MAX);
-	}
-	if (len > SP_REPORT_MAX)
-		return sp_err_set(&s->err, "report of %zu bytes: at most %d",
-		    len, SP_REPORT_MAX);
-	if (body == NULL && len > 0)
-		return sp_err_set(&s->err, "report body missing");
+	if (sp_store_report_check(kind, body, len, &s->err) == -1)
+		return -1;
 	if (parsed != NULL) {
 		if (sp_profile_render(parsed, &xml) == -1) {
 			sp_err_set(&s->err, "report: parsed parameters over "
@@ -1792,25 +1716,15 @@ int
 sp_pg_audit_append(struct sp_pg *s, const struct sp_audit *a)
 {
 	const char *f[STORE_AUDIT_NFIELDS], *h;
-	size_t fl[STORE_AUDIT_NFIELDS], n, hl;
+	size_t fl[STORE_AUDIT_NFIELDS], hl;
 	char prev[STORE_HASH_HEXLEN + 1], hash[STORE_HASH_HEXLEN + 1];
-	char q[400];
 	struct param p[PG_PARAMS_MAX];
 	int64_t seq = 1;
 	PGresult *r;
 	struct tx t;
 	int i;
 
-	if (a == NULL)
-		return sp_err_set(&s->err, "audit entry missing");
-	n = a->event != NULL ? strnlen(a->event, STORE_EVENT_MAX + 1) : 0;
-	if (n == 0 || n > STORE_EVENT_MAX ||
-	    !sp_str_charset(a->event, n, "._-")) {
-		sp_store_quote(q, sizeof(q), a->event);
-		return sp_err_set(&s->err, "audit event '%s': 1 to %d of A-Z "
-		    "a-z 0-9 . _ -", q, STORE_EVENT_MAX);
-	}
-	if (a->mac != NULL && check_mac(s, a->mac) == -1)
+	if (sp_store_audit_check(a, &s->err) == -1)
 		return -1;
 	/* What the peer sent is recorded, cut to size, never refused. */
 	f[0] = audit_field(a->event, STORE_EVENT_MAX, &fl[0]);
