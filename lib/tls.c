@@ -859,10 +859,38 @@ sp_tls_resumed(const struct sp_tls_conn *c)
 	return SSL_session_reused(c->ssl) == 1;
 }
 
+/*
+ * The CRL number of the CRL of issuer iss the context s holds now, or NULL
+ * (none held, or it has no number).  Caller frees.
+ */
+static ASN1_INTEGER *
+crl_number_held(const struct sp_tls_server *s, const X509_NAME *iss)
+{
+	STACK_OF(X509_OBJECT) *objs;
+	ASN1_INTEGER *best = NULL, *n;
+	X509_CRL *c;
+	int i;
+
+	objs = X509_STORE_get0_objects(SSL_CTX_get_cert_store(s->ctx));
+	for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+		c = X509_OBJECT_get0_X509_CRL(sk_X509_OBJECT_value(objs, i));
+		if (c == NULL || X509_NAME_cmp(X509_CRL_get_issuer(c), iss) != 0)
+			continue;
+		n = X509_CRL_get_ext_d2i(c, NID_crl_number, NULL, NULL);
+		if (n != NULL && (best == NULL || ASN1_INTEGER_cmp(n, best) > 0)) {
+			ASN1_INTEGER_free(best);
+			best = n;
+		} else
+			ASN1_INTEGER_free(n);
+	}
+	return best;
+}
+
 int
 sp_tls_server_crl_check(const struct sp_tls_server *s, const char *pem,
     size_t len, bool current, struct sp_err *err)
 {
+	ASN1_INTEGER *num = NULL, *held = NULL;
 	STACK_OF(X509_INFO) *infos = NULL;
 	time_t now = time(NULL), t;
 	BIO *b = NULL;
@@ -915,6 +943,23 @@ sp_tls_server_crl_check(const struct sp_tls_server *s, const char *pem,
 			    "future (check the clocks)", n, name);
 			goto out;
 		}
+		/*
+		 * An older CRL than the one in use would un-revoke what was
+		 * revoked since: refused (RFC 5280 CRL numbers increase).
+		 */
+		ASN1_INTEGER_free(num);
+		ASN1_INTEGER_free(held);
+		num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+		held = crl_number_held(s, iss);
+		if (held != NULL && (num == NULL ||
+		    ASN1_INTEGER_cmp(num, held) < 0)) {
+			sp_err_set(err, "CRL %d (issuer %s): CRL number %ld is "
+			    "older than the one in use (%ld): it would "
+			    "un-revoke certificates", n, name, num != NULL ?
+			    ASN1_INTEGER_get(num) : -1L,
+			    ASN1_INTEGER_get(held));
+			goto out;
+		}
 	}
 	if (n == 0) {
 		sp_err_set(err, "not a PEM CRL (no X509 CRL block in it)");
@@ -922,6 +967,8 @@ sp_tls_server_crl_check(const struct sp_tls_server *s, const char *pem,
 	}
 	rc = 0;
 out:
+	ASN1_INTEGER_free(num);
+	ASN1_INTEGER_free(held);
 	sk_X509_INFO_pop_free(infos, X509_INFO_free);
 	BIO_free(b);
 	return rc;

@@ -503,7 +503,8 @@ cmd_crl(struct ca_opts *o)
 		if (sp_fs_write_atomic(path, b.data, b.len, 0644, &err) == 0) {
 			printf("CRL of %s: %d revoked, written to %s\n",
 			    sp_ca_root_name(root),
-			    sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)),
+			    X509_CRL_get_REVOKED(crl) != NULL ?
+			    sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)) : 0,
 			    path);
 			rc = EXIT_OK;
 		} else

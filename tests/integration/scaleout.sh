@@ -33,6 +33,7 @@ awk -v n=$NDEV 'BEGIN { print "mac,serial,model"; for (i = 1; i <= n; i++)
 $CA issue-devices --csv devs.csv -o ids -q >/dev/null
 $CA issue-admin ops -o adm >/dev/null
 $CA crl -o device.crl >/dev/null
+cp device.crl crl-number-1.crl
 check "PKI: one server certificate for $NAME, $NDEV devices" \
     test -s srv.crt -a "$(ls ids/*/*.crt | wc -l)" = $NDEV
 # issue-devices shards its output by the MAC's last byte.
@@ -196,6 +197,8 @@ ms=$(within 3 rev)
 check "the revoked device is refused by C without a restart (${ms:-never} ms)" \
     test -n "$ms"
 check "node C was not restarted" kill -0 $PID_c
+refuse "crl put: an older CRL (a replay that would un-revoke) is refused" 1 \
+    "older than the one in use" ctl 127.0.0.2 crl put crl-number-1.crl
 refuse "crl put: a CRL of another CA is refused by the admin API" 1 \
     "not signed by a client CA" ctl 127.0.0.2 crl put other.crl
 refuse "crl put: a file that is no CRL is refused by the admin API" 1 \
