@@ -1614,10 +1614,14 @@ blobs_apply(struct server *s, bool first, struct sp_err *err)
 	pthread_mutex_lock(&s->blob_lock);
 	if (s->conf->crl_store &&
 	    (a = blob_fresh(s, "crl", &s->crl, &s->crl_ver, err)) == -1) {
-		if (first)
+		if (first) {
+			/* Not err->msg into itself: the buffers overlap. */
+			struct sp_err why = *err;
+
 			sp_err_set(err, "crl store: %s (before the first "
 			    "node starts: sprovd -f CONF -C FILE; later: "
-			    "sprovctl crl put FILE)", err->msg);
+			    "sprovctl crl put FILE)", why.msg);
+		}
 		goto out;
 	}
 	if (s->conf->tickets_store) {
