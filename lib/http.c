@@ -164,6 +164,7 @@ sp_http_parse(const char *buf, size_t len, size_t max_head,
 	const char *p = buf, *end, *eol, *colon, *v;
 	size_t n, vlen, nheaders = 0;
 	bool seen_host = false, seen_cl = false;
+	int seen_auth = 0, seen_ctype = 0, seen_cookie = 0;
 	uint64_t cl;
 	int rc;
 
@@ -241,6 +242,18 @@ sp_http_parse(const char *buf, size_t len, size_t max_head,
 		} else if (IS("Range")) {
 			if ((rc = keep(r->range, v, vlen)) != 0)
 				return rc;
+		} else if (IS("Authorization")) {
+			if (seen_auth++ || (rc = keep(r->authorization, v,
+			    vlen)) != 0)
+				return seen_auth > 1 ? -400 : rc;
+		} else if (IS("Content-Type")) {
+			if (seen_ctype++ || (rc = keep(r->content_type, v,
+			    vlen)) != 0)
+				return seen_ctype > 1 ? -400 : rc;
+		} else if (IS("Cookie")) {
+			if (seen_cookie++ || (rc = keep(r->cookie, v, vlen)) !=
+			    0)
+				return seen_cookie > 1 ? -400 : rc;
 		}
 #undef IS
 		p = eol + 2;

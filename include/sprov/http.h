@@ -3,7 +3,9 @@
  * response-head writer.  Strict on purpose: what a phone or curl sends
  * parses; anything ambiguous (bare LF, obs-fold, duplicate Content-Length,
  * Transfer-Encoding on a request, odd bytes in the path) is refused, which
- * closes the doors request smuggling and path tricks come through.
+ * closes the doors request smuggling and path tricks come through.  A
+ * header that decides who the client is or what its body means
+ * (Authorization, Content-Type, Cookie) may appear once.
  *
  * No allocation: the request is parsed into a caller-owned struct.
  */
@@ -37,6 +39,10 @@ struct sp_http_req {
 	char			 user_agent[SP_HTTP_VALUE_MAX + 1];
 	char			 if_none_match[SP_HTTP_VALUE_MAX + 1];
 	char			 range[SP_HTTP_VALUE_MAX + 1];
+	/* The CA portal and EST (sprov-ca serve); "" when absent. */
+	char			 authorization[SP_HTTP_VALUE_MAX + 1];
+	char			 content_type[SP_HTTP_VALUE_MAX + 1];
+	char			 cookie[SP_HTTP_VALUE_MAX + 1];
 	size_t			 head_len;	/* bytes of the head */
 };
 

@@ -49,6 +49,14 @@ static const struct {
 	{ R("GET /x HTTP/1.1\r\nHost: a\r\nX-A: b\0c\r\n\r\n"), -400, NULL },
 	{ R("G\0T /x HTTP/1.1\r\n"), -400, NULL },
 	{ R("BREW /pot HTTP/1.1\r\nHost: a\r\n\r\n"), 1, "/pot" },
+	/* Who the client is and what its body means: said once only. */
+	{ R("POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: a\r\n"
+	    "Authorization: Basic YTpi\r\nAuthorization: Basic Yzpk\r\n"
+	    "\r\n"), -400, NULL },
+	{ R("POST /x HTTP/1.1\r\nHost: a\r\nContent-Type: a/b\r\n"
+	    "Content-Type: c/d\r\n\r\n"), -400, NULL },
+	{ R("GET /x HTTP/1.1\r\nHost: a\r\nCookie: s=1\r\nCookie: s=2\r\n"
+	    "\r\n"), -400, NULL },
 };
 
 static void
@@ -68,8 +76,16 @@ t_fields(void)
 	CHECK_STR(r.user_agent, "Cisco-CP-8841-3PCC/11.3 (000e08abcdef)");
 	CHECK_STR(r.if_none_match, "\"abc\"");
 	CHECK_STR(r.range, "bytes=0-9");
+	CHECK_STR(r.authorization, "");
 	CHECK(r.head_len == strlen(raw) - 4);
 	CHECK(memcmp(raw + r.head_len, "BODY", 4) == 0);
+	raw = "POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: ca\r\n"
+	    "Authorization: Basic dTpw\r\nContent-Type: application/pkcs10"
+	    "\r\nCookie: sid=abc; csrf=x\r\nContent-Length: 3\r\n\r\n";
+	CHECK(sp_http_parse(raw, strlen(raw), SP_HTTP_HEAD_MAX, &r) == 1);
+	CHECK_STR(r.authorization, "Basic dTpw");
+	CHECK_STR(r.content_type, "application/pkcs10");
+	CHECK_STR(r.cookie, "sid=abc; csrf=x");
 }
 
 static void
