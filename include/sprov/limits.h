@@ -145,4 +145,9 @@
 /* Error messages carried on objects. */
 #define SP_ERR_MAX		512
 
+/* EST (sprov-ca serve): a request body (base64 of a PKCS#10), and HTTP
+ * Basic credentials once decoded. */
+#define SP_EST_BODY_MAX		(64 * 1024)
+#define SP_EST_CRED_MAX		2048
+
 #endif

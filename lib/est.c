@@ -1,0 +1,215 @@
+/*
+ * EST bodies (RFC 7030): base64 DER in and out, HTTP Basic credentials.
+ * Base64 is decoded by OpenSSL (EVP_DecodeBlock) after this file has
+ * removed line breaks and checked the alphabet and the padding itself:
+ * EVP_DecodeBlock pads its output with zero bytes for "=" and accepts
+ * leading and trailing white space, so the true length and the accepted
+ * bytes are decided here.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509.h>
+
+#include "sprov/est.h"
+#include "sprov/limits.h"
+
+static int
+b64_char(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '+' || c == '/';
+}
+
+/*
+ * Strict base64: white space (CR, LF, space, tab) skipped, any other byte
+ * outside the alphabet refused, "=" only as the last one or two of a
+ * multiple of four.  The decoded bytes into *out (caller frees), their
+ * count into *outlen.
+ */
+static int
+b64_decode(const char *in, size_t len, unsigned char **out, size_t *outlen,
+    struct sp_err *err)
+{
+	unsigned char *clean = NULL, *dec = NULL;
+	size_t i, n = 0, pad = 0;
+	int got, rc = -1;
+
+	*out = NULL;
+	*outlen = 0;
+	if ((clean = malloc(len + 1)) == NULL) {
+		sp_err_set(err, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (c == '\r' || c == '\n' || c == ' ' || c == '\t')
+			continue;
+		if (c == '=') {
+			pad++;
+			clean[n++] = c;
+			continue;
+		}
+		if (!b64_char(c) || pad > 0) {
+			sp_err_set(err, "not base64: byte 0x%02x at offset %zu",
+			    c, i);
+			goto out;
+		}
+		clean[n++] = c;
+	}
+	if (n == 0) {
+		sp_err_set(err, "empty body: expected base64 of DER");
+		goto out;
+	}
+	if (n % 4 != 0 || pad > 2) {
+		sp_err_set(err, "not base64: %zu characters (a multiple of 4 "
+		    "is needed, with at most two '=' at the end)", n);
+		goto out;
+	}
+	if ((dec = malloc(n / 4 * 3 + 1)) == NULL) {
+		sp_err_set(err, "out of memory");
+		goto out;
+	}
+	got = EVP_DecodeBlock(dec, clean, (int)n);
+	if (got < 0 || (size_t)got != n / 4 * 3) {
+		sp_err_set(err, "not base64");
+		goto out;
+	}
+	*outlen = (size_t)got - pad;
+	*out = dec;
+	dec = NULL;
+	rc = 0;
+out:
+	free(clean);
+	free(dec);
+	return rc;
+}
+
+X509_REQ *
+sp_est_csr_parse(const char *body, size_t len, struct sp_err *err)
+{
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	X509_REQ *req = NULL;
+	size_t n;
+
+	if (len > SP_EST_BODY_MAX) {
+		sp_err_set(err, "request body of %zu bytes: at most %d", len,
+		    SP_EST_BODY_MAX);
+		return NULL;
+	}
+	if (b64_decode(body, len, &der, &n, err) == -1)
+		return NULL;
+	p = der;
+	if (n > (size_t)INT32_MAX ||
+	    (req = d2i_X509_REQ(NULL, &p, (long)n)) == NULL)
+		sp_err_set(err, "not a PKCS#10 certificate request (base64 of "
+		    "DER expected, as `openssl req -outform DER | base64` "
+		    "makes)");
+	else if ((size_t)(p - der) != n) {
+		sp_err_set(err, "%zu bytes after the PKCS#10 request",
+		    n - (size_t)(p - der));
+		X509_REQ_free(req);
+		req = NULL;
+	}
+	free(der);
+	return req;
+}
+
+int
+sp_est_certs_only(X509 *const *certs, size_t n, struct sp_buf *out,
+    struct sp_err *err)
+{
+	unsigned char *der = NULL;
+	PKCS7 *p7 = NULL;
+	char *b64 = NULL;
+	size_t i, blen;
+	int len, rc = -1;
+
+	if ((p7 = PKCS7_new()) == NULL ||
+	    PKCS7_set_type(p7, NID_pkcs7_signed) != 1 ||
+	    PKCS7_content_new(p7, NID_pkcs7_data) != 1) {
+		sp_err_set(err, "cannot build a PKCS#7");
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (PKCS7_add_certificate(p7, certs[i]) != 1) {
+			sp_err_set(err, "cannot add a certificate to the PKCS#7");
+			goto out;
+		}
+	if ((len = i2d_PKCS7(p7, &der)) <= 0) {
+		sp_err_set(err, "cannot encode the PKCS#7");
+		goto out;
+	}
+	blen = ((size_t)len + 2) / 3 * 4;
+	if ((b64 = malloc(blen + 1)) == NULL ||
+	    EVP_EncodeBlock((unsigned char *)b64, der, len) != (int)blen) {
+		sp_err_set(err, "cannot encode the PKCS#7");
+		goto out;
+	}
+	/* Lines of 64, as PEM bodies are: what curl users will see. */
+	for (i = 0; i < blen; i += 64)
+		if (sp_buf_append(out, b64 + i, blen - i < 64 ? blen - i :
+		    64) == -1 || sp_buf_append(out, "\n", 1) == -1) {
+			sp_err_set(err, "PKCS#7 too large");
+			goto out;
+		}
+	rc = 0;
+out:
+	free(b64);
+	OPENSSL_free(der);
+	PKCS7_free(p7);
+	return rc;
+}
+
+int
+sp_est_basic_auth(const char *header, char *user, size_t usz, char *pass,
+    size_t psz, struct sp_err *err)
+{
+	unsigned char *dec = NULL;
+	const char *colon;
+	size_t n, i, ul;
+	int rc = -1;
+
+	user[0] = pass[0] = '\0';
+	if (strncasecmp(header, "Basic ", 6) != 0)
+		return sp_err_set(err, "Authorization: Basic expected");
+	header += 6;
+	while (*header == ' ')
+		header++;
+	if (strlen(header) > SP_EST_CRED_MAX * 4 / 3 + 4)
+		return sp_err_set(err, "Authorization: too long");
+	if (b64_decode(header, strlen(header), &dec, &n, err) == -1) {
+		sp_err_prefix(err, "Authorization");
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (dec[i] < 0x20 || dec[i] == 0x7f) {
+			sp_err_set(err, "Authorization: a control byte in the "
+			    "credentials");
+			goto out;
+		}
+	if ((colon = memchr(dec, ':', n)) == NULL) {
+		sp_err_set(err, "Authorization: user:password expected");
+		goto out;
+	}
+	ul = (size_t)(colon - (const char *)dec);
+	if (ul == 0 || ul >= usz || n - ul - 1 >= psz) {
+		sp_err_set(err, "Authorization: user or password too long or "
+		    "empty user");
+		goto out;
+	}
+	memcpy(user, dec, ul);
+	user[ul] = '\0';
+	memcpy(pass, colon + 1, n - ul - 1);
+	pass[n - ul - 1] = '\0';
+	rc = 0;
+out:
+	OPENSSL_cleanse(dec, n);
+	free(dec);
+	return rc;
+}
