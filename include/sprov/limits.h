@@ -150,4 +150,32 @@
 #define SP_EST_BODY_MAX		(64 * 1024)
 #define SP_EST_CRED_MAX		2048
 
+/*
+ * Provider accounts of the CA portal and EST (account.h).  Names: an org
+ * of [A-Za-z0-9._ -], a user of [a-z0-9._@-].  Passwords are hashed with
+ * scrypt, N = 2^LOG_N, r, p (about 32 MiB and 0.1 s per hash: costly to
+ * guess offline); MAXMEM is the memory OpenSSL may use for one hash,
+ * above the 32 MiB it allows by default (these parameters need 32 MiB
+ * and a little more).  Login throttling: FAILS_USER failures of one user
+ * name or FAILS_IP of one address (an IPv6 /64) within FAIL_WINDOW_S
+ * lock it out for LOCK_MIN_S; each failure after a lockout, until the
+ * key has been quiet for a window, locks it out again for twice as long,
+ * at most LOCK_MAX_S.
+ */
+#define SP_ACCOUNT_ORG_MAX		64
+#define SP_ACCOUNT_USER_MAX		64
+#define SP_ACCOUNT_PASSWORD_MIN		12
+#define SP_ACCOUNT_PASSWORD_MAX		1024
+#define SP_ACCOUNT_SCRYPT_LOG_N		15
+#define SP_ACCOUNT_SCRYPT_R		8
+#define SP_ACCOUNT_SCRYPT_P		1
+#define SP_ACCOUNT_SCRYPT_MAXMEM	(64L * 1024 * 1024)
+#define SP_ACCOUNT_SALT_LEN		16
+#define SP_ACCOUNT_KEY_LEN		32
+#define SP_ACCOUNT_FAILS_USER		5
+#define SP_ACCOUNT_FAILS_IP		20
+#define SP_ACCOUNT_FAIL_WINDOW_S	(15 * 60)
+#define SP_ACCOUNT_LOCK_MIN_S		60
+#define SP_ACCOUNT_LOCK_MAX_S		3600
+
 #endif
