@@ -91,6 +91,10 @@ static const struct command {
 	    "[--expiring DAYS] [--mac MAC] [--json]" },
 	{ "show", cmd_show, 1, 1, { 0 },
 	    "show CERT" },
+	{ "account", cmd_account, 1, 4, { O_PASS },
+	    "account org-add ORG | domain-add ORG DOMAIN | domain-remove ORG "
+	    "DOMAIN | user-add ORG USER --passphrase-file F | passwd USER "
+	    "--passphrase-file F | disable USER | enable USER | list" },
 };
 
 static void

@@ -67,5 +67,6 @@ int	cmd_revoke(struct ca_opts *);
 int	cmd_crl(struct ca_opts *);
 int	cmd_list(struct ca_opts *);
 int	cmd_show(struct ca_opts *);
+int	cmd_account(struct ca_opts *);
 
 #endif
