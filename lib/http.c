@@ -11,7 +11,9 @@ static const struct {
 } reasons[] = {
 	{ 200, "OK" }, { 201, "Created" }, { 204, "No Content" },
 	{ 206, "Partial Content" }, { 304, "Not Modified" },
-	{ 400, "Bad Request" }, { 403, "Forbidden" }, { 404, "Not Found" },
+	{ 400, "Bad Request" }, { 401, "Unauthorized" }, { 403, "Forbidden" },
+	{ 404, "Not Found" }, { 415, "Unsupported Media Type" },
+	{ 429, "Too Many Requests" },
 	{ 405, "Method Not Allowed" }, { 408, "Request Timeout" },
 	{ 411, "Length Required" }, { 413, "Content Too Large" },
 	{ 414, "URI Too Long" }, { 416, "Range Not Satisfiable" },

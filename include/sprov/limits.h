@@ -178,4 +178,14 @@
 #define SP_ACCOUNT_LOCK_MIN_S		60
 #define SP_ACCOUNT_LOCK_MAX_S		3600
 
+/*
+ * sprov-ca serve: connections served at once (one thread each: the portal
+ * sees providers, not phones), the deadline of each read and write, and a
+ * message between the portal and its signer process (a PKCS#10 in DER and
+ * the names of who asked; a certificate or a reason back).
+ */
+#define SP_PORTAL_CONNS_MAX	64
+#define SP_PORTAL_TIMEOUT_S	10
+#define SP_SIGNER_MSG_MAX	(SP_EST_BODY_MAX + 512)
+
 #endif

@@ -23,6 +23,7 @@ enum {
 
 static const struct option longopts[] = {
 	{ "dir", required_argument, NULL, 'd' },
+	{ "config", required_argument, NULL, 'f' },
 	{ "out", required_argument, NULL, 'o' },
 	{ "jobs", required_argument, NULL, 'j' },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -91,6 +92,8 @@ static const struct command {
 	    "[--expiring DAYS] [--mac MAC] [--json]" },
 	{ "show", cmd_show, 1, 1, { 0 },
 	    "show CERT" },
+	{ "serve", cmd_serve, 0, 0, { 'f', O_PASS, O_CAPASS },
+	    "serve -f portal.conf [--ca-passphrase-file F]" },
 	{ "account", cmd_account, 1, 4, { O_PASS },
 	    "account org-add ORG | domain-add ORG DOMAIN | domain-remove ORG "
 	    "DOMAIN | user-add ORG USER --passphrase-file F | passwd USER "
@@ -200,12 +203,13 @@ main(int argc, char *argv[])
 	o.dir = "ca";
 	o.days = -1;
 	o.expiring = -1;
-	while ((ch = getopt_long(argc, argv, "d:o:j:qh", longopts,
+	while ((ch = getopt_long(argc, argv, "d:f:o:j:qh", longopts,
 	    NULL)) != -1) {
 		if (ch >= 0 && ch < 512)
 			seen[ch] = 1;
 		switch (ch) {
 		case 'd': o.dir = optarg; break;
+		case 'f': o.conf = optarg; break;
 		case 'o': o.out = optarg; break;
 		case 'q': o.quiet = true; break;
 		case 'h': usage(stdout); return EXIT_OK;

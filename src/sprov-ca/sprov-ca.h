@@ -29,6 +29,7 @@ struct ca_opts {
 	const char	*reason;
 	const char	*ca;
 	const char	*kind;
+	const char	*conf;		/* serve -f */
 	long		 days;		/* -1: default of the command */
 	long		 expiring;	/* -1: not given */
 	long		 jobs;		/* 0: all cores */
@@ -68,5 +69,6 @@ int	cmd_crl(struct ca_opts *);
 int	cmd_list(struct ca_opts *);
 int	cmd_show(struct ca_opts *);
 int	cmd_account(struct ca_opts *);
+int	cmd_serve(struct ca_opts *);
 
 #endif

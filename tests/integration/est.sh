@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# sprov-ca serve: EST (RFC 7030) against curl and the openssl CLI, as a
+# provider's scripts would use it: the CA certificates, enrolment of a
+# provisioning-server CSR made by `openssl req` with an account, and every
+# refusal with its reason.
+. "$(dirname "$0")/lib/tap.sh"
+CA="$SPROV_CA -d ca"
+NAME=ca.portal.test
+
+$CA init >/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout portal.key -out portal.csr -subj "/CN=$NAME" 2>/dev/null
+chmod 600 portal.key
+$CA sign-server portal.csr -o portal.crt 2>/dev/null
+printf 'correct horse battery\n' > pw
+chmod 600 pw
+$CA account org-add "Telco SA"
+$CA account domain-add "Telco SA" telco.net
+$CA account user-add "Telco SA" ops@telco --passphrase-file pw
+$CA account org-add "Other Inc"
+$CA account domain-add "Other Inc" other.net
+$CA account user-add "Other Inc" dev@other --passphrase-file pw
+cat > portal.conf <<EOF
+listen 127.0.0.1:0
+listen_report $T/listen.txt
+cert $T/portal.crt
+key $T/portal.key
+EOF
+$CA serve -f portal.conf 2>serve.log &
+PID=$!
+trap 'kill $PID 2>/dev/null; rm -rf "$T"' EXIT
+for i in $(seq 1 100); do [ -s listen.txt ] && break; sleep 0.05; done
+PORT=$(sed 's/.*://' listen.txt)
+check "sprov-ca serve listens" test -n "$PORT"
+est() {	# path [curl options]: body to stdout, status to est.code
+	local p=$1; shift
+	curl -sS --max-time 10 --cacert ca/server-ca.crt \
+	    --resolve "$NAME:$PORT:127.0.0.1" -w '%{http_code}' -o est.body \
+	    "$@" "https://$NAME:$PORT/.well-known/est$p" > est.code
+	cat est.body
+}
+csr() {	# cn [openssl req options]: base64 of a DER CSR
+	openssl req -new -nodes -keyout "$1.key" -subj "/CN=$1" -outform DER \
+	    "${@:2}" 2>/dev/null | base64
+}
+enroll() {	# user:password file
+	est /simpleenroll -u "$1" -H "Content-Type: application/pkcs10" \
+	    --data-binary "@$2"
+}
+
+est /cacerts | base64 -d > cacerts.der
+check "cacerts: 200" test "$(cat est.code)" = 200
+openssl pkcs7 -inform DER -in cacerts.der -print_certs -out cacerts.pem \
+    2>/dev/null
+check "cacerts: a PKCS#7 that openssl reads, holding the server CA" \
+    cmp <(openssl x509 -in cacerts.pem -noout -fingerprint) \
+    <(openssl x509 -in ca/server-ca.crt -noout -fingerprint)
+
+csr pv.telco.net -newkey ec -pkeyopt ec_paramgen_curve:P-256 > pv.b64
+enroll 'ops@telco:correct horse battery' pv.b64 | base64 -d > pv.p7
+check "simpleenroll: 200" test "$(cat est.code)" = 200
+openssl pkcs7 -inform DER -in pv.p7 -print_certs -out pv.crt 2>/dev/null
+check "simpleenroll: openssl verify accepts the certificate" \
+    openssl verify -CAfile ca/server-ca.crt pv.crt
+check "... for the CSR's key" cmp <(openssl x509 -in pv.crt -noout -pubkey) \
+    <(openssl pkey -in pv.telco.net.key -pubout)
+has "... with the CSR's CN" <(openssl x509 -in pv.crt -noout -subject) \
+    "CN = pv.telco.net"
+check "... recorded in the CA's index" sh -c "$CA list --kind server |
+    grep -q pv.telco.net"
+has "the signer process signed it" serve.log "signed CN=pv.telco.net for \
+ops@telco (Telco SA)"
+
+csr www.other.net -newkey ec -pkeyopt ec_paramgen_curve:P-256 > other.b64
+enroll 'ops@telco:correct horse battery' other.b64 >/dev/null
+check "a domain outside the account: 403" test "$(cat est.code)" = 403
+has "... naming the domain" est.body "www.other.net is not among the \
+domains of Telco SA"
+csr pv.telco.net -newkey rsa:1024 > weak.b64
+enroll 'ops@telco:correct horse battery' weak.b64 >/dev/null
+check "an RSA-1024 CSR: 400" test "$(cat est.code)" = 400
+has "... naming the key" est.body "2048"
+echo 'this is not base64!' > junk.b64
+enroll 'ops@telco:correct horse battery' junk.b64 >/dev/null
+check "a body that is not base64: 400" test "$(cat est.code)" = 400
+has "... saying so" est.body "not base64"
+openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+    -keyout pem.key -subj "/CN=pv.telco.net" -out pem.csr 2>/dev/null
+enroll 'ops@telco:correct horse battery' pem.csr >/dev/null
+check "a PEM CSR (EST wants base64 DER): 400" test "$(cat est.code)" = 400
+
+est /simpleenroll -H "Content-Type: application/pkcs10" --data-binary \
+    @pv.b64 -D noauth.h >/dev/null
+check "no credentials: 401" test "$(cat est.code)" = 401
+has "... asking for Basic" noauth.h "WWW-Authenticate: Basic"
+enroll 'ops@telco:wrong password here' pv.b64 >/dev/null
+check "a wrong password: 401" test "$(cat est.code)" = 401
+has "... without saying which part was wrong" est.body \
+    "wrong user or password"
+enroll 'nobody@telco:correct horse battery' pv.b64 >/dev/null
+check "an unknown user: the same 401" test "$(cat est.code)" = 401
+enroll 'dev@other:correct horse battery' pv.b64 >/dev/null
+check "another organisation's user cannot get telco.net: 403" \
+    test "$(cat est.code)" = 403
+check "... and nothing was signed for it" test "$(grep -c \
+    'signed CN=pv.telco.net' serve.log)" = 1
+est /simpleenroll -X GET >/dev/null
+check "GET simpleenroll: 405" test "$(cat est.code)" = 405
+est /nothing >/dev/null
+check "an unknown EST path: 404" test "$(cat est.code)" = 404
+
+# Login throttling: five failures lock the user out, even with the
+# right password then.
+for i in 1 2 3 4; do
+	enroll 'ops@telco:wrong password again' pv.b64 >/dev/null
+done
+est /simpleenroll -u 'ops@telco:correct horse battery' -H \
+    "Content-Type: application/pkcs10" --data-binary @pv.b64 -D thr.h \
+    >/dev/null
+check "after five failures, the right password: 429" \
+    test "$(cat est.code)" = 429
+has "... with Retry-After" thr.h "Retry-After:"
+
+# The portal process holds no CA key: the signer (its child) does.
+kid=$(pgrep -P $PID | head -1)
+check "a signer process runs beside the portal" test -n "$kid"
+check "the portal process has no CA key file open" sh -c "! ls -l \
+    /proc/$PID/fd 2>/dev/null | grep -q '\\.key'"
+kill $PID
+wait $PID 2>/dev/null
+sleep 0.2
+# Gone, or a zombie nobody has reaped yet: not running.
+check "the signer ends with the portal" sh -c "! ps -p $kid -o stat= |
+    grep -qv Z"
+check "no sanitizer report from sprov-ca serve" sh -c "! grep -E \
+    'Sanitizer|runtime error' serve.log"
+done_testing
