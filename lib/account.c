@@ -40,6 +40,8 @@
 #include "sprov/limits.h"
 #include "sprov/str.h"
 
+#include "sqlfile-int.h"
+
 #define ACC_BUSY_MS		10000
 #define HASH_SCHEME		"scrypt"
 /* Bounds of a stored hash's own fields (ours, or raised ones later). */
@@ -91,8 +93,6 @@ static const char schema_v1[] =
 static const char *const migrations[] = {
 	schema_v1,
 };
-#define ACC_SCHEMA_VERSION \
-	((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
 
 /* ---------------------------------------------------------- statements */
 
@@ -655,137 +655,13 @@ hash_dummy(struct pwhash *h)
 static int
 open_exec(struct sp_accounts *a, const char *path, const char *sql)
 {
-	char *msg = NULL;
-
-	if (sqlite3_exec(a->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		sp_err_set(&a->err, "%s: %s", path, msg != NULL ? msg :
-		    sqlite3_errmsg(a->db));
-		sqlite3_free(msg);
-		return -1;
-	}
-	return 0;
+	return sp_sqlfile_exec(a->db, path, sql, &a->err);
 }
 
-/* One integer from a one-off statement (not cached: runs at open). */
-static int
-open_int(struct sp_accounts *a, const char *path, const char *sql,
-    int64_t *out)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = -1;
-
-	if (sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		sp_err_set(&a->err, "%s: %s", path, sqlite3_errmsg(a->db));
-		goto out;
-	}
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
-		*out = sqlite3_column_int64(st, 0);
-		rc = 0;
-		break;
-	case SQLITE_DONE:
-		sp_err_set(&a->err, "%s: no row for %s", path, sql);
-		break;
-	default:
-		sp_err_set(&a->err, "%s: %s", path, sqlite3_errmsg(a->db));
-		break;
-	}
-out:
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/*
- * The schema version under the write lock; 0 for an empty database.  A
- * sprov store has a schema_version too: the orgs table tells them apart.
- */
-static int
-schema_version(struct sp_accounts *a, const char *path, int64_t *v)
-{
-	int64_t n, orgs;
-
-	if (open_int(a, path, "SELECT count(*) FROM sqlite_schema WHERE "
-	    "type='table' AND name='schema_version'", &n) == -1 ||
-	    open_int(a, path, "SELECT count(*) FROM sqlite_schema WHERE "
-	    "type='table' AND name='orgs'", &orgs) == -1)
-		return -1;
-	if (n == 1 && orgs == 1)
-		return open_int(a, path, "SELECT version FROM schema_version",
-		    v);
-	if (open_int(a, path, "SELECT count(*) FROM sqlite_schema WHERE "
-	    "name NOT LIKE 'sqlite\\_%' ESCAPE '\\'", &n) == -1)
-		return -1;
-	if (n != 0)
-		return sp_err_set(&a->err, "%s: not a sprov accounts database",
-		    path);
-	*v = 0;
-	return 0;
-}
-
-/*
- * Applies the migrations the database lacks, each in one transaction
- * with its version bump; the version is read again under the write lock
- * each time, so that two processes opening a new file migrate it once.
- */
-static int
-migrate(struct sp_accounts *a, const char *path)
-{
-	char sql[64];
-	int64_t v;
-
-	for (;;) {
-		if (open_exec(a, path, "BEGIN IMMEDIATE") == -1)
-			return -1;
-		if (schema_version(a, path, &v) == -1)
-			goto fail;
-		if (v > ACC_SCHEMA_VERSION) {
-			sp_err_set(&a->err, "%s: accounts schema version %lld "
-			    "is newer than this sprov knows (%lld): upgrade "
-			    "sprov", path, (long long)v,
-			    (long long)ACC_SCHEMA_VERSION);
-			goto fail;
-		}
-		if (v < 0) {
-			sp_err_set(&a->err, "%s: bad accounts schema version "
-			    "%lld", path, (long long)v);
-			goto fail;
-		}
-		if (v == ACC_SCHEMA_VERSION)
-			return open_exec(a, path, "COMMIT");
-		/* A constant integer of ours, not a value from outside. */
-		snprintf(sql, sizeof(sql), "UPDATE schema_version SET "
-		    "version=%lld", (long long)(v + 1));
-		if (open_exec(a, path, migrations[v]) == -1 ||
-		    open_exec(a, path, sql) == -1 ||
-		    open_exec(a, path, "COMMIT") == -1)
-			goto fail;
-	}
-fail:
-	if (!sqlite3_get_autocommit(a->db))
-		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
-	return -1;
-}
-
-/*
- * Creates the file 0600 if it does not exist (O_EXCL: never through a
- * link; umask can only narrow it).  SQLite gives its -wal and -shm files
- * the database's mode.
- */
-static int
-precreate(const char *path, struct sp_err *err)
-{
-	int fd;
-
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd == -1) {
-		if (errno == EEXIST)
-			return 0;
-		return sp_err_set(err, "%s: %s", path, strerror(errno));
-	}
-	close(fd);
-	return 0;
-}
+static const struct sp_sqlfile_schema acc_schema = {
+	"orgs", "accounts database", migrations,
+	sizeof(migrations) / sizeof(migrations[0]),
+};
 
 struct sp_accounts *
 sp_accounts_open(const char *path, struct sp_err *err)
@@ -798,7 +674,7 @@ sp_accounts_open(const char *path, struct sp_err *err)
 		sp_err_set(err, "accounts database path missing");
 		return NULL;
 	}
-	if (precreate(path, err) == -1)
+	if (sp_sqlfile_precreate(path, err) == -1)
 		return NULL;
 	/* Password hashes: the file is a secret like a key. */
 	if (sp_fs_check_secret(path, err) == -1)
@@ -835,7 +711,7 @@ sp_accounts_open(const char *path, struct sp_err *err)
 	if (open_exec(a, path, "PRAGMA synchronous=FULL;"
 	    "PRAGMA foreign_keys=ON;") == -1)
 		goto fail;
-	if (migrate(a, path) == -1)
+	if (sp_sqlfile_migrate(a->db, path, &acc_schema, &a->err) == -1)
 		goto fail;
 	return a;
 fail:

@@ -39,6 +39,7 @@
 #include "sprov/store.h"
 #include "sprov/str.h"
 
+#include "sqlfile-int.h"
 #include "store-int.h"
 
 #define STORE_BUSY_MS		10000
@@ -136,8 +137,6 @@ static const char *const migrations[] = {
 	schema_v1,
 	schema_v2,
 };
-#define STORE_SCHEMA_VERSION \
-	((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
 
 /* ---------------------------------------------------------- statements */
 
@@ -477,132 +476,13 @@ unknown_device(struct sp_sqlite *s, const char *mac)
 static int
 open_exec(struct sp_sqlite *s, const char *path, const char *sql)
 {
-	char *msg = NULL;
-
-	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		sp_err_set(&s->err, "%s: %s", path, msg != NULL ? msg :
-		    sqlite3_errmsg(s->db));
-		sqlite3_free(msg);
-		return -1;
-	}
-	return 0;
+	return sp_sqlfile_exec(s->db, path, sql, &s->err);
 }
 
-/* One integer from a one-off statement (not cached: runs at open). */
-static int
-open_int(struct sp_sqlite *s, const char *path, const char *sql,
-    int64_t *out)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = -1;
-
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		sp_err_set(&s->err, "%s: %s", path, sqlite3_errmsg(s->db));
-		goto out;
-	}
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
-		*out = sqlite3_column_int64(st, 0);
-		rc = 0;
-		break;
-	case SQLITE_DONE:
-		sp_err_set(&s->err, "%s: no row for %s", path, sql);
-		break;
-	default:
-		sp_err_set(&s->err, "%s: %s", path, sqlite3_errmsg(s->db));
-		break;
-	}
-out:
-	sqlite3_finalize(st);
-	return rc;
-}
-
-/* The schema version under the write lock; 0 for an empty database. */
-static int
-schema_version(struct sp_sqlite *s, const char *path, int64_t *v)
-{
-	int64_t n;
-
-	if (open_int(s, path, "SELECT count(*) FROM sqlite_schema WHERE "
-	    "type='table' AND name='schema_version'", &n) == -1)
-		return -1;
-	if (n == 1)
-		return open_int(s, path, "SELECT version FROM schema_version",
-		    v);
-	if (open_int(s, path, "SELECT count(*) FROM sqlite_schema WHERE "
-	    "name NOT LIKE 'sqlite\\_%' ESCAPE '\\'", &n) == -1)
-		return -1;
-	if (n != 0)
-		return sp_err_set(&s->err, "%s: not a sprov store (tables but "
-		    "no schema_version)", path);
-	*v = 0;
-	return 0;
-}
-
-/*
- * Applies the migrations the database lacks, each in one transaction.
- * The version is read again under the write lock each time, so that two
- * processes opening a new store at once migrate it once.
- */
-static int
-migrate(struct sp_sqlite *s, const char *path)
-{
-	char sql[64];
-	int64_t v;
-
-	for (;;) {
-		if (open_exec(s, path, "BEGIN IMMEDIATE") == -1)
-			return -1;
-		if (schema_version(s, path, &v) == -1)
-			goto fail;
-		if (v > STORE_SCHEMA_VERSION) {
-			sp_err_set(&s->err, "%s: store schema version %lld is "
-			    "newer than this sprov knows (%lld): upgrade "
-			    "sprov", path, (long long)v,
-			    (long long)STORE_SCHEMA_VERSION);
-			goto fail;
-		}
-		if (v < 0) {
-			sp_err_set(&s->err, "%s: bad store schema version "
-			    "%lld", path, (long long)v);
-			goto fail;
-		}
-		if (v == STORE_SCHEMA_VERSION)
-			return open_exec(s, path, "COMMIT");
-		/* A constant integer of ours, not a value from outside. */
-		snprintf(sql, sizeof(sql), "UPDATE schema_version SET "
-		    "version=%lld", (long long)(v + 1));
-		if (open_exec(s, path, migrations[v]) == -1 ||
-		    open_exec(s, path, sql) == -1 ||
-		    open_exec(s, path, "COMMIT") == -1)
-			goto fail;
-	}
-fail:
-	if (!sqlite3_get_autocommit(s->db))
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	return -1;
-}
-
-/*
- * Creates the database file 0600 if it does not exist (O_EXCL: never
- * through a link; umask can only narrow it).  SQLite gives its -wal and
- * -shm files the database's mode.  An existing file is left as it is.
- */
-static int
-precreate(const char *path, struct sp_err *err)
-{
-	int fd;
-
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
-	if (fd == -1) {
-		if (errno == EEXIST)
-			return 0;
-		return sp_err_set(err, "%s: %s", path, strerror(errno));
-	}
-	close(fd);
-	return 0;
-}
+static const struct sp_sqlfile_schema store_schema = {
+	"devices", "store", migrations,
+	sizeof(migrations) / sizeof(migrations[0]),
+};
 
 struct sp_sqlite *
 sp_sqlite_open(const char *url, struct sp_err *err)
@@ -631,7 +511,7 @@ sp_sqlite_open(const char *url, struct sp_err *err)
 		    "file path", shown);
 		return NULL;
 	}
-	if (precreate(path, err) == -1)
+	if (sp_sqlfile_precreate(path, err) == -1)
 		return NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		sp_err_set(err, "out of memory");
@@ -674,7 +554,7 @@ sp_sqlite_open(const char *url, struct sp_err *err)
 	if (open_exec(s, path, "PRAGMA synchronous=FULL;"
 	    "PRAGMA foreign_keys=ON;PRAGMA mmap_size=268435456;") == -1)
 		goto fail;
-	if (migrate(s, path) == -1)
+	if (sp_sqlfile_migrate(s->db, path, &store_schema, &s->err) == -1)
 		goto fail;
 	return s;
 fail:

@@ -1,0 +1,46 @@
+/*
+ * Internal to lib/: what the SQLite files of sprov share (the store,
+ * store_sqlite.c, and the portal's accounts, account.c): creating the
+ * file 0600, one-off statements at open, and ordered migrations with a
+ * schema_version table.  Errors name the file.
+ */
+#ifndef SPROV_SQLFILE_INT_H
+#define SPROV_SQLFILE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "sprov/err.h"
+
+/* Creates path 0600 when absent (O_EXCL, never through a link). */
+int	sp_sqlfile_precreate(const char *path, struct sp_err *);
+int	sp_sqlfile_exec(sqlite3 *, const char *path, const char *sql,
+	    struct sp_err *);
+int	sp_sqlfile_int(sqlite3 *, const char *path, const char *sql,
+	    int64_t *, struct sp_err *);
+
+/*
+ * What a file must be: marker is a table only this kind of file has (a
+ * store and an accounts file both have schema_version), what names the
+ * kind in messages ("store", "accounts"), migrations[i] takes the schema
+ * from version i to i + 1.
+ */
+struct sp_sqlfile_schema {
+	const char		*marker;
+	const char		*what;
+	const char *const	*migrations;
+	size_t			 n;
+};
+
+/*
+ * Applies the migrations the file lacks, each in one transaction with its
+ * version bump; the version is read again under the write lock each time,
+ * so that two processes opening a new file migrate it once.  A newer
+ * version than we know, or a file of something else, is refused.
+ */
+int	sp_sqlfile_migrate(sqlite3 *, const char *path,
+	    const struct sp_sqlfile_schema *, struct sp_err *);
+
+#endif

@@ -1,0 +1,135 @@
+/* The SQLite files of sprov: creation, one-off statements, migrations. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sqlfile-int.h"
+
+int
+sp_sqlfile_precreate(const char *path, struct sp_err *err)
+{
+	int fd;
+
+	/* umask can only narrow 0600; SQLite gives -wal/-shm this mode. */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd == -1) {
+		if (errno == EEXIST)
+			return 0;
+		return sp_err_set(err, "%s: %s", path, strerror(errno));
+	}
+	close(fd);
+	return 0;
+}
+
+int
+sp_sqlfile_exec(sqlite3 *db, const char *path, const char *sql,
+    struct sp_err *err)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		sp_err_set(err, "%s: %s", path, msg != NULL ? msg :
+		    sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* One integer from a one-off statement (not cached: runs at open). */
+int
+sp_sqlfile_int(sqlite3 *db, const char *path, const char *sql,
+    int64_t *out, struct sp_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		sp_err_set(err, "%s: %s", path, sqlite3_errmsg(db));
+		goto out;
+	}
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		*out = sqlite3_column_int64(st, 0);
+		rc = 0;
+		break;
+	case SQLITE_DONE:
+		sp_err_set(err, "%s: no row for %s", path, sql);
+		break;
+	default:
+		sp_err_set(err, "%s: %s", path, sqlite3_errmsg(db));
+		break;
+	}
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* The schema version under the write lock; 0 for an empty file. */
+static int
+schema_version(sqlite3 *db, const char *path,
+    const struct sp_sqlfile_schema *sc, int64_t *v, struct sp_err *err)
+{
+	char sql[160];
+	int64_t n, marker;
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM sqlite_schema WHERE "
+	    "type='table' AND name='%s'", sc->marker);
+	if (sp_sqlfile_int(db, path, "SELECT count(*) FROM sqlite_schema "
+	    "WHERE type='table' AND name='schema_version'", &n, err) == -1 ||
+	    sp_sqlfile_int(db, path, sql, &marker, err) == -1)
+		return -1;
+	if (n == 1 && marker == 1)
+		return sp_sqlfile_int(db, path, "SELECT version FROM "
+		    "schema_version", v, err);
+	if (sp_sqlfile_int(db, path, "SELECT count(*) FROM sqlite_schema "
+	    "WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'", &n, err) == -1)
+		return -1;
+	if (n != 0)
+		return sp_err_set(err, "%s: not a sprov %s (tables, but not "
+		    "this kind's)", path, sc->what);
+	*v = 0;
+	return 0;
+}
+
+int
+sp_sqlfile_migrate(sqlite3 *db, const char *path,
+    const struct sp_sqlfile_schema *sc, struct sp_err *err)
+{
+	char sql[64];
+	int64_t v, max = (int64_t)sc->n;
+
+	for (;;) {
+		if (sp_sqlfile_exec(db, path, "BEGIN IMMEDIATE", err) == -1)
+			return -1;
+		if (schema_version(db, path, sc, &v, err) == -1)
+			goto fail;
+		if (v > max) {
+			sp_err_set(err, "%s: %s schema version %lld is newer "
+			    "than this sprov knows (%lld): upgrade sprov", path,
+			    sc->what, (long long)v, (long long)max);
+			goto fail;
+		}
+		if (v < 0) {
+			sp_err_set(err, "%s: bad %s schema version %lld", path,
+			    sc->what, (long long)v);
+			goto fail;
+		}
+		if (v == max)
+			return sp_sqlfile_exec(db, path, "COMMIT", err);
+		/* A constant integer of ours, not a value from outside. */
+		snprintf(sql, sizeof(sql), "UPDATE schema_version SET "
+		    "version=%lld", (long long)(v + 1));
+		if (sp_sqlfile_exec(db, path, sc->migrations[v], err) == -1 ||
+		    sp_sqlfile_exec(db, path, sql, err) == -1 ||
+		    sp_sqlfile_exec(db, path, "COMMIT", err) == -1)
+			goto fail;
+	}
+fail:
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
