@@ -56,4 +56,11 @@ check "... changes the stored hash" test "$(sqlite3 $DB \
 check "domain-remove" $CA account domain-remove "Telco SA" telco.net
 refuse "an unknown subcommand names the usage" 1 "usage: account" \
     $CA account frob
+if [ -n "${SPROV_STORECTL:-}" ]; then
+	refuse "the accounts file is never taken for a provisioning store" 1 \
+	    "not a sprov store" $SPROV_STORECTL "sqlite:$T/$DB" device-show \
+	    000e08000001
+else
+	skip "the accounts file is not a store" "SPROV_STORECTL not set"
+fi
 done_testing
