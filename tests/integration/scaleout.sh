@@ -81,6 +81,9 @@ node_conf b 127.0.0.3
 node_conf c 127.0.0.4
 # C serves cached profiles for 1 s only while the database is away.
 echo "store_grace 1" >> c.conf
+# Rendered profiles are cached per worker: with one worker on A, the
+# profile fetched before the outage is the one the outage check finds.
+sed -i 's/^workers 2$/workers 1/' a.conf
 ctl() {	# addr args...
 	local a=$1; shift
 	$SPROVCTL -u "https://$NAME:$APORT" --cert adm/ops.crt \
