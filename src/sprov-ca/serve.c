@@ -599,6 +599,10 @@ cmd_serve(struct ca_opts *o)
 		goto out;
 	}
 	v = sp_cfg_next(cfg, "listen", &idx);
+	if (sp_cfg_next(cfg, "listen", &idx) != NULL) {
+		fail("%s: one listen line (more are not served yet)", o->conf);
+		goto out;
+	}
 	if (bind_listen(v, &lfd) == -1)
 		goto out;
 	if ((v = sp_cfg_get(cfg, "listen_report")) != NULL) {

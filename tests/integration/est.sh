@@ -26,6 +26,10 @@ listen_report $T/listen.txt
 cert $T/portal.crt
 key $T/portal.key
 EOF
+cp portal.conf two.conf
+echo "listen 127.0.0.1:0" >> two.conf
+refuse "a second listen line is refused, not ignored" 1 "one listen line" \
+    $CA serve -f two.conf
 $CA serve -f portal.conf 2>serve.log &
 PID=$!
 trap 'kill $PID 2>/dev/null; rm -rf "$T"' EXIT
