@@ -504,30 +504,14 @@ bad:
 /* ----------------------------------------------------------- hashing */
 
 static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static int
 unhex(const char *p, size_t len, unsigned char *out, size_t max,
     size_t *outlen)
 {
-	size_t i;
-	int hi, lo;
-
-	if (len == 0 || len % 2 != 0 || len / 2 > max)
+	/* Lower case only: what sp_str_hex wrote, nothing else. */
+	if (len == 0 || len % 2 != 0 || len / 2 > max ||
+	    strspn(p, "0123456789abcdef") < len ||
+	    sp_str_unhex(p, len, out) == -1)
 		return -1;
-	for (i = 0; i < len / 2; i++) {
-		if ((hi = hexval(p[2 * i])) == -1 ||
-		    (lo = hexval(p[2 * i + 1])) == -1)
-			return -1;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
 	*outlen = len / 2;
 	return 0;
 }
@@ -652,12 +636,6 @@ hash_dummy(struct pwhash *h)
 
 /* ------------------------------------------------------ open and close */
 
-static int
-open_exec(struct sp_accounts *a, const char *path, const char *sql)
-{
-	return sp_sqlfile_exec(a->db, path, sql, &a->err);
-}
-
 static const struct sp_sqlfile_schema acc_schema = {
 	"orgs", "accounts database", migrations,
 	sizeof(migrations) / sizeof(migrations[0]),
@@ -667,8 +645,6 @@ struct sp_accounts *
 sp_accounts_open(const char *path, struct sp_err *err)
 {
 	struct sp_accounts *a = NULL;
-	sqlite3_stmt *st = NULL;
-	const unsigned char *mode;
 
 	if (path == NULL || *path == '\0') {
 		sp_err_set(err, "accounts database path missing");
@@ -689,33 +665,12 @@ sp_accounts_open(const char *path, struct sp_err *err)
 		    sqlite3_errmsg(a->db) : "cannot open");
 		goto fail;
 	}
-	sqlite3_extended_result_codes(a->db, 1);
-	sqlite3_busy_timeout(a->db, ACC_BUSY_MS);
-	/* No schema tricks (writable_schema...), no functions in a schema. */
-	sqlite3_db_config(a->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-	sqlite3_db_config(a->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
-	if (sqlite3_prepare_v2(a->db, "PRAGMA journal_mode=WAL", -1, &st,
-	    NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
-		sp_err_set(&a->err, "%s: %s", path, sqlite3_errmsg(a->db));
-		goto fail;
-	}
-	mode = sqlite3_column_text(st, 0);
-	if (mode == NULL || strcmp((const char *)mode, "wal") != 0) {
-		sp_err_set(&a->err, "%s: cannot use WAL mode (journal mode "
-		    "is %s)", path, mode != NULL ? (const char *)mode : "?");
-		goto fail;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	/* FULL: a change reported done is on disk. */
-	if (open_exec(a, path, "PRAGMA synchronous=FULL;"
-	    "PRAGMA foreign_keys=ON;") == -1)
+	if (sp_sqlfile_setup(a->db, path, ACC_BUSY_MS, NULL, &a->err) == -1)
 		goto fail;
 	if (sp_sqlfile_migrate(a->db, path, &acc_schema, &a->err) == -1)
 		goto fail;
 	return a;
 fail:
-	sqlite3_finalize(st);
 	sp_err_set(err, "%s", a->err.msg);
 	sp_accounts_close(a);
 	return NULL;

@@ -1,18 +1,7 @@
 #include <string.h>
 
 #include "sprov/mac.h"
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "sprov/str.h"
 
 int
 sp_mac_parse(const char *s, size_t len, char out[SP_MAC_HEXLEN + 1],
@@ -44,7 +33,7 @@ sp_mac_parse(const char *s, size_t len, char out[SP_MAC_HEXLEN + 1],
 			}
 			continue;
 		}
-		if ((v = hexval(s[i])) == -1) {
+		if ((v = sp_str_hexval(s[i])) == -1) {
 			*why = "not a hex digit";
 			return -1;
 		}

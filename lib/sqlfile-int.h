@@ -22,6 +22,15 @@ int	sp_sqlfile_int(sqlite3 *, const char *path, const char *sql,
 	    int64_t *, struct sp_err *);
 
 /*
+ * A connection as sprov uses its files: extended result codes, the busy
+ * timeout, defensive mode with an untrusted schema, WAL (refused if the
+ * file cannot use it), synchronous=FULL, foreign keys, then pragmas (may
+ * be NULL).
+ */
+int	sp_sqlfile_setup(sqlite3 *, const char *path, int busy_ms,
+	    const char *pragmas, struct sp_err *);
+
+/*
  * What a file must be: marker is a table only this kind of file has (a
  * store and an accounts file both have schema_version), what names the
  * kind in messages ("store", "accounts"), migrations[i] takes the schema

@@ -133,3 +133,38 @@ fail:
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
 }
+
+int
+sp_sqlfile_setup(sqlite3 *db, const char *path, int busy_ms,
+    const char *pragmas, struct sp_err *err)
+{
+	const unsigned char *mode;
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, busy_ms);
+	/* No schema tricks (writable_schema...), no functions in a schema. */
+	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st,
+	    NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+		sp_err_set(err, "%s: %s", path, sqlite3_errmsg(db));
+		goto out;
+	}
+	mode = sqlite3_column_text(st, 0);
+	if (mode == NULL || strcmp((const char *)mode, "wal") != 0) {
+		sp_err_set(err, "%s: cannot use WAL mode (journal mode is %s)",
+		    path, mode != NULL ? (const char *)mode : "?");
+		goto out;
+	}
+	/* FULL: a commit reported to the caller is on disk. */
+	if (sp_sqlfile_exec(db, path, "PRAGMA synchronous=FULL;"
+	    "PRAGMA foreign_keys=ON;", err) == -1 ||
+	    (pragmas != NULL && sp_sqlfile_exec(db, path, pragmas, err) == -1))
+		goto out;
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}

@@ -222,6 +222,7 @@ enum stmt {
 	ST_AUDIT_MAX,
 	ST_AUDIT_RANGE,
 	ST_BLOB_GET,
+	ST_BLOB_VERSION,
 	ST_BLOB_PUT,
 	ST_N
 };
@@ -347,6 +348,7 @@ static const char *const stmt_sql[ST_N] = {
 	[ST_AUDIT_RANGE] = "SELECT " AUDIT_COLS " FROM audit "
 	    "WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT " PG_PAGE_ROWS,
 	[ST_BLOB_GET] = "SELECT version, body FROM blobs WHERE name=$1",
+	[ST_BLOB_VERSION] = "SELECT version FROM blobs WHERE name=$1",
 	[ST_BLOB_PUT] = "INSERT INTO blobs(name, version, body) "
 	    "VALUES($1, 1, $2) ON CONFLICT(name) DO UPDATE SET "
 	    "version=blobs.version + 1, body=excluded.body "
@@ -1984,14 +1986,15 @@ sp_pg_blob_get(struct sp_pg *s, const char *name, struct sp_buf *out,
 
 	if (sp_store_blob_name_check(name, &s->err) == -1)
 		return -1;
-	if (up(s) == -1 || (r = run(s, ST_BLOB_GET, p, 1)) == NULL)
+	if (up(s) == -1 || (r = run(s, out != NULL ? ST_BLOB_GET :
+	    ST_BLOB_VERSION, p, 1)) == NULL)
 		return -1;
 	if (PQntuples(r) == 0) {
 		rc = 1;
 		goto out;
 	}
-	b = col_str(r, 0, 1, &n);
-	if (n > 0 && sp_buf_append(out, b, n) == -1) {
+	if (out != NULL && (b = col_str(r, 0, 1, &n)) != NULL && n > 0 &&
+	    sp_buf_append(out, b, n) == -1) {
 		sp_err_set(&s->err, "store: blob '%s' of %zu bytes: out of "
 		    "memory or over the buffer's limit", name, n);
 		goto out;

@@ -473,12 +473,6 @@ unknown_device(struct sp_sqlite *s, const char *mac)
 
 /* ------------------------------------------------------ open and close */
 
-static int
-open_exec(struct sp_sqlite *s, const char *path, const char *sql)
-{
-	return sp_sqlfile_exec(s->db, path, sql, &s->err);
-}
-
 static const struct sp_sqlfile_schema store_schema = {
 	"devices", "store", migrations,
 	sizeof(migrations) / sizeof(migrations[0]),
@@ -490,8 +484,6 @@ sp_sqlite_open(const char *url, struct sp_err *err)
 	struct sp_sqlite *s = NULL;
 	const char *path;
 	char shown[400];
-	sqlite3_stmt *st = NULL;
-	const unsigned char *mode;
 	struct stat sb;
 
 	if (url == NULL) {
@@ -530,35 +522,15 @@ sp_sqlite_open(const char *url, struct sp_err *err)
 	}
 	s->dev = sb.st_dev;
 	s->ino = sb.st_ino;
-	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
-	/* No schema tricks (writable_schema...), no functions in a schema. */
-	sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-	sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
-	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st,
-	    NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
-		sp_err_set(&s->err, "%s: %s", path, sqlite3_errmsg(s->db));
-		goto fail;
-	}
-	mode = sqlite3_column_text(st, 0);
-	if (mode == NULL || strcmp((const char *)mode, "wal") != 0) {
-		sp_err_set(&s->err, "%s: cannot use WAL mode (journal mode "
-		    "is %s)", path, mode != NULL ? (const char *)mode : "?");
-		goto fail;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-	/* FULL: a commit reported to the caller is on disk. */
 	/* Reads through a shared mapping rather than one pread per page:
 	 * every sprovd worker reads profiles on each request. */
-	if (open_exec(s, path, "PRAGMA synchronous=FULL;"
-	    "PRAGMA foreign_keys=ON;PRAGMA mmap_size=268435456;") == -1)
+	if (sp_sqlfile_setup(s->db, path, STORE_BUSY_MS,
+	    "PRAGMA mmap_size=268435456;", &s->err) == -1)
 		goto fail;
 	if (sp_sqlfile_migrate(s->db, path, &store_schema, &s->err) == -1)
 		goto fail;
 	return s;
 fail:
-	sqlite3_finalize(st);
 	sp_err_set(err, "%s", s->err.msg);
 	sp_sqlite_close(s);
 	return NULL;
@@ -1511,8 +1483,9 @@ sp_sqlite_blob_get(struct sp_sqlite *s, const char *name, struct sp_buf *out,
 	bind_str(st, 1, name);
 	switch (sqlite3_step(st)) {
 	case SQLITE_ROW:
-		p = sqlite3_column_blob(st, 1);
-		n = sqlite3_column_bytes(st, 1);
+		/* Without out the body is never read (overflow pages). */
+		p = out != NULL ? sqlite3_column_blob(st, 1) : NULL;
+		n = out != NULL ? sqlite3_column_bytes(st, 1) : 0;
 		if (n > 0 && sp_buf_append(out, p, (size_t)n) == -1) {
 			sp_err_set(&s->err, "store: blob '%s' of %d bytes: out "
 			    "of memory or over the buffer's limit", name, n);

@@ -133,3 +133,32 @@ sp_str_hex(char *dst, const unsigned char *bin, size_t n)
 	}
 	dst[2 * n] = '\0';
 }
+
+int
+sp_str_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+sp_str_unhex(const char *hex, size_t len, unsigned char *out)
+{
+	size_t i;
+	int hi, lo;
+
+	if (len % 2 != 0)
+		return -1;
+	for (i = 0; i < len / 2; i++) {
+		if ((hi = sp_str_hexval(hex[2 * i])) == -1 ||
+		    (lo = sp_str_hexval(hex[2 * i + 1])) == -1)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}

@@ -166,18 +166,6 @@ load_crl(X509_STORE *st, const char *path, time_t *next,
 	return rc;
 }
 
-static int
-hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* Parses ticket keys, one per line (name: the file, for messages). */
 static int
 parse_ticket_keys(const char *name, const char *data, size_t len,
@@ -185,7 +173,7 @@ parse_ticket_keys(const char *name, const char *data, size_t len,
     struct sp_err *err)
 {
 	const char *p = data, *l;
-	size_t left = len, ll, line = 0, i;
+	size_t left = len, ll, line = 0;
 	int rc = 0;
 
 	*n = 0;
@@ -203,15 +191,9 @@ parse_ticket_keys(const char *name, const char *data, size_t len,
 			    line, SP_TLS_TICKET_KEYS_MAX);
 			break;
 		}
-		for (i = 0; i < SP_TLS_TICKET_KEY_LEN; i++) {
-			int hi = hexval(l[2 * i]), lo = hexval(l[2 * i + 1]);
-
-			if (hi < 0 || lo < 0) {
-				rc = sp_err_set(err, "%s:%zu: not hex", name,
-				    line);
-				break;
-			}
-			keys[*n][i] = (unsigned char)(hi * 16 + lo);
+		if (sp_str_unhex(l, ll, keys[*n]) == -1) {
+			rc = sp_err_set(err, "%s:%zu: not hex", name, line);
+			break;
 		}
 		(*n)++;
 	}

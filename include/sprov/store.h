@@ -154,8 +154,8 @@ int		 sp_store_audit_verify(struct sp_store *, int64_t *bad);
  * version that moves on every put.  Names used: "crl" (the device CRL, PEM)
  * and "ticket_keys" (TLS session-ticket keys, the format of
  * sp_tls_ticket_keys_rotate).  get: 0 with the body in out (appended to
- * what it holds) and the version in *version (may be NULL), 1 when there
- * is none, -1 on error.  put replaces the body; at most SP_STORE_BLOB_MAX.
+ * what it holds; out NULL: the version only, the body is not read) and the
+ * version in *version (may be NULL), 1 when there is none, -1 on error.  put replaces the body; at most SP_STORE_BLOB_MAX.
  */
 int		 sp_store_blob_get(struct sp_store *, const char *name,
 		    struct sp_buf *out, int64_t *version);

@@ -34,5 +34,9 @@ bool	sp_str_field(const char **p, size_t *len, char sep, const char **f,
 int	sp_str_copy(char *dst, size_t dstsz, const char *, size_t);
 /* Lower-case hex of bin into dst (2*n+1 bytes). */
 void	sp_str_hex(char *dst, const unsigned char *, size_t n);
+/* The value of a hex digit (either case), or -1. */
+int	sp_str_hexval(char);
+/* len hex digits (len even) into len / 2 bytes of out; -1 if one is not. */
+int	sp_str_unhex(const char *hex, size_t len, unsigned char *out);
 
 #endif

@@ -421,7 +421,6 @@ crl_put(struct sp_store *st, const struct admin_env *env, const char *body,
     size_t len, struct reply *r)
 {
 	struct sp_err err;
-	struct sp_buf none;
 	int64_t v = 0;
 
 	if (env == NULL || env->crl_check == NULL) {
@@ -436,10 +435,8 @@ crl_put(struct sp_store *st, const struct admin_env *env, const char *body,
 		store_fail(r, st);
 		return;
 	}
-	sp_buf_init(&none, SP_STORE_BLOB_MAX);
-	if (sp_store_blob_get(st, "crl", &none, &v) == -1)
+	if (sp_store_blob_get(st, "crl", NULL, &v) == -1)
 		v = 0;
-	sp_buf_release(&none);
 	r->status = 200;
 	r->json = json_pack("{s:b, s:I, s:I}", "stored", 1, "version",
 	    (json_int_t)v, "bytes", (json_int_t)len);
@@ -498,8 +495,7 @@ tickets_rotate(struct sp_store *st, struct reply *r)
 		sp_store_rollback(st);
 		goto out;
 	}
-	sp_buf_reset(&old);
-	if (sp_store_blob_get(st, "ticket_keys", &old, &v) == -1)
+	if (sp_store_blob_get(st, "ticket_keys", NULL, &v) == -1)
 		v = 0;
 	r->json = json_pack("{s:b, s:I}", "rotated", 1, "version",
 	    (json_int_t)v);

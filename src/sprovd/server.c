@@ -1567,11 +1567,15 @@ blob_fresh(struct server *s, const char *name, struct sp_buf *buf,
 
 	sp_buf_init(&tmp, SP_STORE_BLOB_MAX);
 	tmp.secret = buf->secret;
-	rc = sp_store_blob_get(s->feed, name, &tmp, &v);
+	/* The version first: the body (a CRL may be megabytes) only when
+	 * it moved. */
+	rc = sp_store_blob_get(s->feed, name, NULL, &v);
 	if (rc == 0 && v == *ver) {
 		sp_buf_release(&tmp);
 		return 0;
 	}
+	if (rc == 0)
+		rc = sp_store_blob_get(s->feed, name, &tmp, &v);
 	if (rc != 0) {
 		if (rc == 1)
 			sp_err_set(err, "the store holds no %s", name);

@@ -1633,6 +1633,11 @@ t_blobs(void)
 	CHECK(sp_store_blob_get(st, "crl", &b, &v) == 0);
 	CHECK(b.len == 6 && memcmp(b.data, "newnew", 6) == 0); /* appended */
 	CHECK(v == 2);
+	/* The version alone, without the body. */
+	v = 0;
+	CHECK(sp_store_blob_get(st, "crl", NULL, &v) == 0);
+	CHECK(v == 2);
+	CHECK(sp_store_blob_get(st, "nothing", NULL, &v) == 1);
 	/* Empty, and another name beside it. */
 	OK(sp_store_blob_put(st, "ticket_keys", NULL, 0));
 	sp_buf_reset(&b);

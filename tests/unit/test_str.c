@@ -90,6 +90,25 @@ t_log_escape(void)
 	CHECK_STR(out, "a\\x00b");
 }
 
+/* Hex back to bytes: either case, whole digits only. */
+static void
+t_unhex(void)
+{
+	unsigned char b[4];
+	char hx[9];
+
+	CHECK(sp_str_unhex("00ff7Ab1", 8, b) == 0);
+	CHECK(b[0] == 0x00 && b[1] == 0xff && b[2] == 0x7a && b[3] == 0xb1);
+	sp_str_hex(hx, b, 4);
+	CHECK_STR(hx, "00ff7ab1");
+	CHECK(sp_str_unhex("abc", 3, b) == -1);
+	CHECK(sp_str_unhex("0g", 2, b) == -1);
+	CHECK(sp_str_unhex("g0", 2, b) == -1);
+	CHECK(sp_str_unhex("", 0, b) == 0);
+	CHECK(sp_str_hexval('F') == 15 && sp_str_hexval('0') == 0);
+	CHECK(sp_str_hexval(':') == -1 && sp_str_hexval('\0') == -1);
+}
+
 int
 main(void)
 {
@@ -97,6 +116,7 @@ main(void)
 	RUN(t_trim_and_fields);
 	RUN(t_predicates);
 	RUN(t_copy_and_hex);
+	RUN(t_unhex);
 	RUN(t_log_escape);
 	return t_done();
 }
