@@ -180,6 +180,7 @@ struct server {
 	pthread_t		 feed_thread;
 	bool			 feed_running;
 	bool			 feed_live;
+	int			 feed_fd;	/* from sp_store_watch */
 	_Atomic uint64_t	 feed_gen;
 	atomic_llong		 store_down;
 	/* The blobs the TLS contexts were built from (blob_lock). */
@@ -1674,10 +1675,8 @@ feed_main(void *arg)
 	int64_t probe = now_ms();
 	uint64_t gen;
 	unsigned what;
-	int fd = -1, rc;
+	int fd = s->feed_fd, rc;
 
-	if (s->feed_live && sp_store_watch(s->feed, &fd) == -1)
-		fd = -1;
 	while (!atomic_load(&s->stop)) {
 		p.fd = fd;
 		p.events = POLLIN;
@@ -1744,8 +1743,13 @@ feed_start(struct server *s)
 		return -1;
 	}
 	s->feed_live = fd != -1;
-	if (!s->feed_live && !s->conf->crl_store && !s->conf->tickets_store)
-		return 0;		/* SQLite, nothing to follow */
+	s->feed_fd = fd;
+	if (!s->feed_live && !s->conf->crl_store && !s->conf->tickets_store) {
+		/* SQLite, nothing to follow: no connection kept for it. */
+		sp_store_close(s->feed);
+		s->feed = NULL;
+		return 0;
+	}
 	if (s->feed_live) {
 		if (sp_store_generation(s->feed, &gen) == -1) {
 			sp_log(s->log, SP_LOG_ERR, "store feed: %s",
