@@ -22,7 +22,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -45,11 +44,13 @@
 #include "sprov/fsutil.h"
 #include "sprov/http.h"
 #include "sprov/limits.h"
+#include "sprov/net.h"
 #include "sprov/tls.h"
 #include "sprov/x509.h"
 #include "sprov-ca/sprov-ca.h"
 
 #define EST_PREFIX	"/.well-known/est"
+#define PORTAL_BACKLOG	128
 #define SIGN_MAGIC_REQ	0x53505251u	/* "SPRQ" */
 #define SIGN_MAGIC_REP	0x53505250u	/* "SPRP" */
 #define SIGN_SERVER	1u
@@ -475,51 +476,6 @@ out:
 	return NULL;
 }
 
-static int
-bind_listen(const char *spec, int *out)
-{
-	struct addrinfo hints, *res = NULL;
-	char host[256];
-	const char *colon = strrchr(spec, ':');
-	int fd = -1, one = 1;
-
-	if (colon == NULL || (size_t)(colon - spec) >= sizeof(host))
-		return fail("listen %s: want ADDRESS:PORT", spec);
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
-	if (getaddrinfo(host[0] == '[' ? host + 1 : host, colon + 1, &hints,
-	    &res) != 0)
-		return fail("listen %s: not an address and port", spec);
-	if ((fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
-	    -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-	    sizeof(one)) == -1 || bind(fd, res->ai_addr, res->ai_addrlen) ==
-	    -1 || listen(fd, 128) == -1) {
-		fail("listen %s: %s", spec, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		freeaddrinfo(res);
-		return -1;
-	}
-	freeaddrinfo(res);
-	*out = fd;
-	return 0;
-}
-
-static void
-peer_ip(int fd, char *ip, size_t n)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-
-	snprintf(ip, n, "?");
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
-	    getnameinfo((struct sockaddr *)&ss, sl, ip, (socklen_t)n, NULL, 0,
-	    NI_NUMERICHOST) != 0)
-		snprintf(ip, n, "?");
-}
-
 int
 cmd_serve(struct ca_opts *o)
 {
@@ -603,22 +559,14 @@ cmd_serve(struct ca_opts *o)
 		fail("%s: one listen line (more are not served yet)", o->conf);
 		goto out;
 	}
-	if (bind_listen(v, &lfd) == -1)
+	if (sp_net_listen(v, PORTAL_BACKLOG, false, &lfd, &err) == -1) {
+		fail("%s", err.msg);
 		goto out;
-	if ((v = sp_cfg_get(cfg, "listen_report")) != NULL) {
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		char host[INET6_ADDRSTRLEN], port[8], line[80];
-		int k;
-
-		getsockname(lfd, (struct sockaddr *)&ss, &sl);
-		getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host),
-		    port, sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
-		k = snprintf(line, sizeof(line), "%s:%s\n", host, port);
-		if (sp_fs_write_atomic(v, line, (size_t)k, 0644, &err) == -1) {
-			fail("%s", err.msg);
-			goto out;
-		}
+	}
+	if ((v = sp_cfg_get(cfg, "listen_report")) != NULL &&
+	    sp_net_report(v, &lfd, 1, &err) == -1) {
+		fail("listen_report: %s", err.msg);
+		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	fprintf(stderr, "sprov-ca serve: EST on %s (online: signer process "
@@ -644,7 +592,7 @@ cmd_serve(struct ca_opts *o)
 		}
 		c->pt = &pt;
 		c->fd = fd;
-		peer_ip(fd, c->ip, sizeof(c->ip));
+		sp_net_peer_ip(fd, c->ip, sizeof(c->ip));
 		if (pthread_create(&th, NULL, conn_main, c) != 0) {
 			atomic_fetch_sub(&pt.conns, 1);
 			close(fd);

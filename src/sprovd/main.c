@@ -10,14 +10,12 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <libgen.h>
 #include <limits.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <sched.h>
@@ -34,9 +32,14 @@
 #include "sprov/buf.h"
 #include "sprov/cnrule.h"
 #include "sprov/fsutil.h"
+#include "sprov/net.h"
 #include "sprov/store.h"
 #include "sprov/x509.h"
 #include "sprovd/sprovd.h"
+
+/* The kernel's queue of connections not yet accepted, per listener: a
+ * storm of phones waits there while max_handshakes holds. */
+#define LISTEN_BACKLOG	4096
 
 static void
 usage(void)
@@ -109,100 +112,6 @@ check_certs(struct sp_tls_server *tls, const struct sprovd_conf *conf,
 			    conf->tls.cert[i]);
 	}
 	return 0;
-}
-
-/* "127.0.0.1:8443", "[::1]:0", "*:443". */
-static int
-bind_one(const char *spec, int *fdp)
-{
-	char host[64], port[8];
-	struct addrinfo hints, *ai = NULL;
-	const char *colon = strrchr(spec, ':');
-	int fd = -1, one = 1, rc;
-	size_t hl;
-
-	if (colon == NULL || colon == spec || strlen(colon + 1) == 0 ||
-	    strlen(colon + 1) >= sizeof(port))
-		goto bad;
-	hl = (size_t)(colon - spec);
-	if (spec[0] == '[') {
-		if (hl < 3 || spec[hl - 1] != ']')
-			goto bad;
-		snprintf(host, sizeof(host), "%.*s", (int)(hl - 2), spec + 1);
-	} else if (hl < sizeof(host))
-		snprintf(host, sizeof(host), "%.*s", (int)hl, spec);
-	else
-		goto bad;
-	snprintf(port, sizeof(port), "%s", colon + 1);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-	if ((rc = getaddrinfo(strcmp(host, "*") == 0 ? NULL : host, port,
-	    &hints, &ai)) != 0) {
-		fprintf(stderr, "sprovd: listen %s: %s\n", spec,
-		    gai_strerror(rc));
-		return -1;
-	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd == -1)
-		goto syserr;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ai->ai_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
-	    listen(fd, 4096) == -1)
-		goto syserr;
-	freeaddrinfo(ai);
-	*fdp = fd;
-	return 0;
-syserr:
-	fprintf(stderr, "sprovd: listen %s: %s\n", spec, strerror(errno));
-	if (fd != -1)
-		close(fd);
-	freeaddrinfo(ai);
-	return -1;
-bad:
-	fprintf(stderr, "sprovd: listen %s: expected ADDR:PORT, [ADDR]:PORT "
-	    "or *:PORT\n", spec);
-	return -1;
-}
-
-/* The bound addresses, one per line, for tests and scripts (port 0). */
-static int
-report_listen(const char *path, int *fds, size_t n)
-{
-	struct sockaddr_storage ss;
-	struct sp_buf b;
-	struct sp_err err;
-	char addr[INET6_ADDRSTRLEN];
-	socklen_t len;
-	size_t i;
-	int rc;
-
-	sp_buf_init(&b, 4096);
-	for (i = 0; i < n; i++) {
-		len = sizeof(ss);
-		if (getsockname(fds[i], (struct sockaddr *)&ss, &len) == -1)
-			continue;
-		if (ss.ss_family == AF_INET) {
-			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-			inet_ntop(AF_INET, &s4->sin_addr, addr, sizeof(addr));
-			sp_buf_printf(&b, "%s:%u\n", addr, ntohs(s4->sin_port));
-		} else {
-			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-			inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof(addr));
-			sp_buf_printf(&b, "[%s]:%u\n", addr,
-			    ntohs(s6->sin6_port));
-		}
-	}
-	rc = sp_fs_write_atomic(path, b.data ? b.data : "", b.len, 0644, &err);
-	if (rc == -1)
-		fprintf(stderr, "sprovd: listen_report: %s\n", err.msg);
-	sp_buf_release(&b);
-	return rc;
 }
 
 /*
@@ -653,8 +562,11 @@ main(int argc, char *argv[])
 		goto out;
 	}
 	for (i = 0; i < conf.nlisten; i++) {
-		if (bind_one(conf.listen[i], &fds[nfds]) == -1)
+		if (sp_net_listen(conf.listen[i], LISTEN_BACKLOG, true,
+		    &fds[nfds], &err) == -1) {
+			fprintf(stderr, "sprovd: %s\n", err.msg);
 			goto out;
+		}
 		nfds++;
 	}
 	/* Admin listeners last: server_run tells them apart by position. */
@@ -663,13 +575,18 @@ main(int argc, char *argv[])
 			fprintf(stderr, "sprovd: too many listeners\n");
 			goto out;
 		}
-		if (bind_one(conf.admin_listen[i], &fds[nfds]) == -1)
+		if (sp_net_listen(conf.admin_listen[i], LISTEN_BACKLOG, true,
+		    &fds[nfds], &err) == -1) {
+			fprintf(stderr, "sprovd: %s\n", err.msg);
 			goto out;
+		}
 		nfds++;
 	}
-	if (conf.listen_report != NULL &&
-	    report_listen(conf.listen_report, fds, nfds) == -1)
+	if (conf.listen_report != NULL && sp_net_report(conf.listen_report,
+	    fds, nfds, &err) == -1) {
+		fprintf(stderr, "sprovd: listen_report: %s\n", err.msg);
 		goto out;
+	}
 	raise_fd_limit(&conf);
 	if (!privsep) {
 		if (conf.user != NULL && drop_privileges(conf.user, &err) ==

@@ -12,7 +12,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -30,6 +29,7 @@
 #include "sprov/buf.h"
 #include "sprov/http.h"
 #include "sprov/mac.h"
+#include "sprov/net.h"
 #include "sprov/profile.h"
 #include "sprov/store.h"
 #include "sprov/str.h"
@@ -1272,23 +1272,6 @@ conn_event(struct conn *c)
 }
 
 static void
-peer_ip(int fd, char *dst, size_t dstsz)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	snprintf(dst, dstsz, "?");
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
-		return;
-	if (ss.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, dst,
-		    (socklen_t)dstsz);
-	else if (ss.ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
-		    dst, (socklen_t)dstsz);
-}
-
-static void
 do_accept(struct worker *w, int lfd, bool admin)
 {
 	struct server *s = w->srv;
@@ -1348,7 +1331,7 @@ do_accept(struct worker *w, int lfd, bool admin)
 		sp_buf_init(&c->in, (size_t)live(s)->max_header + (admin ?
 		    (size_t)SP_ADMIN_BODY_MAX : (size_t)live(s)->max_report));
 		sp_buf_init(&c->out, PROFILE_MAX + 4096);
-		peer_ip(fd, c->ip, sizeof(c->ip));
+		sp_net_peer_ip(fd, c->ip, sizeof(c->ip));
 		c->next = w->conns;
 		if (w->conns != NULL)
 			w->conns->prev = c;
