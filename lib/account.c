@@ -40,6 +40,7 @@
 #include "sprov/limits.h"
 #include "sprov/str.h"
 
+#include "account-int.h"
 #include "sqlfile-int.h"
 
 #define ACC_BUSY_MS		10000
@@ -89,9 +90,53 @@ static const char schema_v1[] =
     " level INTEGER NOT NULL,"
     " PRIMARY KEY(kind, key));";
 
+/* Certificate requests and the portal's audit trail (certreq.h). */
+static const char schema_v2[] =
+    "CREATE TABLE requests("
+    " id INTEGER PRIMARY KEY,"
+    " org TEXT NOT NULL,"
+    " user TEXT NOT NULL,"
+    " via TEXT NOT NULL CHECK(via IN ('web', 'est')),"
+    " state TEXT NOT NULL CHECK(state IN ('pending', 'issued', 'rejected')),"
+    " cn TEXT NOT NULL,"
+    " fqdn TEXT NOT NULL,"
+    " days INTEGER NOT NULL,"
+    " created INTEGER NOT NULL,"
+    " decided INTEGER NOT NULL DEFAULT 0,"
+    " decided_by TEXT NOT NULL DEFAULT '',"
+    " why TEXT NOT NULL DEFAULT '',"
+    " csr BLOB NOT NULL,"
+    " csr_sha256 TEXT NOT NULL,"
+    " cert BLOB,"
+    " serial TEXT NOT NULL DEFAULT '',"
+    " not_after INTEGER NOT NULL DEFAULT 0,"
+    " revoke TEXT NOT NULL DEFAULT 'none'"
+    "  CHECK(revoke IN ('none', 'requested', 'done')),"
+    " revoke_reason INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX requests_org ON requests(org, id);"
+    "CREATE INDEX requests_csr ON requests(org, csr_sha256);"
+    "CREATE INDEX requests_serial ON requests(serial);"
+    "CREATE TABLE portal_audit("
+    " seq INTEGER PRIMARY KEY,"
+    " time INTEGER NOT NULL,"
+    " actor TEXT NOT NULL,"
+    " org TEXT,"
+    " ip TEXT,"
+    " action TEXT NOT NULL,"
+    " object TEXT,"
+    " outcome TEXT NOT NULL,"
+    " detail TEXT,"
+    " prev_hash TEXT NOT NULL,"
+    " hash TEXT NOT NULL);"
+    "CREATE TRIGGER portal_audit_no_update BEFORE UPDATE ON portal_audit"
+    " BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+    "CREATE TRIGGER portal_audit_no_delete BEFORE DELETE ON portal_audit"
+    " BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;";
+
 /* migrations[i] takes the schema from version i to i + 1. */
 static const char *const migrations[] = {
 	schema_v1,
+	schema_v2,
 };
 
 /* ---------------------------------------------------------- statements */
@@ -689,6 +734,18 @@ sp_accounts_close(struct sp_accounts *a)
 	free(a);
 }
 
+sqlite3 *
+sp_accounts_db(struct sp_accounts *a)
+{
+	return a->db;
+}
+
+struct sp_err *
+sp_accounts_err(struct sp_accounts *a)
+{
+	return &a->err;
+}
+
 const char *
 sp_accounts_error(const struct sp_accounts *a)
 {
@@ -883,6 +940,43 @@ sp_accounts_domain_allowed(struct sp_accounts *a, const char *org,
 		    "below one", name, org);
 	stmt_done(st);
 	return allowed;
+}
+
+int
+sp_accounts_domain_owner(struct sp_accounts *a, const char *fqdn,
+    char *org)
+{
+	char name[SP_FQDN_MAX + 1];
+	sqlite3_stmt *st = NULL;
+	const unsigned char *d, *o;
+	int rc, found = 0;
+
+	if (dns_norm(a, "name", fqdn, name) == -1)
+		return 0;
+	if (sqlite3_prepare_v2(a->db, "SELECT d.name, o.name FROM domains d "
+	    "JOIN orgs o ON o.id=d.org_id", -1, &st, NULL) != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return db_fail(a);
+	}
+	/* Domains never overlap across orgs (domain_add): one owner. */
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		d = sqlite3_column_text(st, 0);
+		o = sqlite3_column_text(st, 1);
+		if (d != NULL && o != NULL && name_under(name,
+		    (const char *)d)) {
+			snprintf(org, SP_ACCOUNT_ORG_MAX + 1, "%s",
+			    (const char *)o);
+			found = 1;
+			break;
+		}
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		found = db_fail(a);
+	else if (!found)
+		sp_err_set(&a->err, "name '%s' is not a domain of any org nor "
+		    "below one", name);
+	sqlite3_finalize(st);
+	return found;
 }
 
 /* -------------------------------------------------------------- users */

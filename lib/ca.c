@@ -646,6 +646,51 @@ out:
 	return x;
 }
 
+X509 *
+sp_ca_renew_device(struct sp_ca *ca, X509 *old, EVP_PKEY *key, int days)
+{
+	const X509_NAME *on = X509_get_subject_name(old);
+	char mac[SP_MAC_HEXLEN + 1], serial[SP_CN_MAX + 1];
+	char model[SP_CN_MAX + 1];
+	struct sp_issuer *is;
+	struct sp_issue rq;
+	X509_NAME *n = NULL;
+	X509 *x = NULL;
+
+	if ((is = sp_ca_issuer(ca, SP_CA_DEVICE)) == NULL)
+		return NULL;
+	/* The identity is the old certificate's, field by field: the
+	 * subject is rebuilt (and so validated) rather than copied. */
+	if (sp_x509_name_get(on, NID_stateOrProvinceName, mac,
+	    sizeof(mac)) == -1) {
+		sp_err_set(&ca->err, "the certificate names no MAC (ST)");
+		return NULL;
+	}
+	if (sp_x509_name_get(on, NID_localityName, serial, sizeof(serial)) ==
+	    -1)
+		serial[0] = '\0';
+	if (sp_x509_name_get(on, NID_organizationalUnitName, model,
+	    sizeof(model)) == -1)
+		model[0] = '\0';
+	if ((n = sp_x509_device_subject(mac, serial[0] ? serial : NULL,
+	    model[0] ? model : NULL, &ca->err)) == NULL)
+		goto out;
+	if (X509_NAME_cmp(n, on) != 0) {
+		sp_err_set(&ca->err, "the certificate's subject is not one "
+		    "this CA issues to devices");
+		goto out;
+	}
+	memset(&rq, 0, sizeof(rq));
+	rq.kind = SP_KIND_DEVICE;
+	rq.subject = n;
+	rq.pubkey = key;
+	rq.days = days;
+	x = sp_issuer_sign(is, &rq, &ca->err);
+out:
+	X509_NAME_free(n);
+	return x;
+}
+
 int
 sp_ca_mac_has_valid(struct sp_ca *ca, const char *mac, bool *yes)
 {

@@ -9,7 +9,8 @@ static const struct {
 	int		 status;
 	const char	*reason;
 } reasons[] = {
-	{ 200, "OK" }, { 201, "Created" }, { 204, "No Content" },
+	{ 200, "OK" }, { 201, "Created" }, { 202, "Accepted" },
+	{ 204, "No Content" }, { 303, "See Other" },
 	{ 206, "Partial Content" }, { 304, "Not Modified" },
 	{ 400, "Bad Request" }, { 401, "Unauthorized" }, { 403, "Forbidden" },
 	{ 404, "Not Found" }, { 415, "Unsupported Media Type" },
@@ -166,7 +167,7 @@ sp_http_parse(const char *buf, size_t len, size_t max_head,
 	const char *p = buf, *end, *eol, *colon, *v;
 	size_t n, vlen, nheaders = 0;
 	bool seen_host = false, seen_cl = false;
-	int seen_auth = 0, seen_ctype = 0, seen_cookie = 0;
+	int seen_auth = 0, seen_ctype = 0, seen_cookie = 0, seen_origin = 0;
 	uint64_t cl;
 	int rc;
 
@@ -255,7 +256,10 @@ sp_http_parse(const char *buf, size_t len, size_t max_head,
 		} else if (IS("Cookie")) {
 			if (seen_cookie++ || (rc = keep(r->cookie, v, vlen)) !=
 			    0)
-				return seen_cookie > 1 ? -400 : rc;
+				return seen_cookie > 1 ? -400 : rc;		} else if (IS("Origin")) {
+			if (seen_origin++ || (rc = keep(r->origin, v, vlen)) !=
+			    0)
+				return seen_origin > 1 ? -400 : rc;
 		}
 #undef IS
 		p = eol + 2;

@@ -425,6 +425,15 @@ verdict_keep(struct sp_tls_server *s, X509_STORE_CTX *xs,
 /* OpenSSL's chain verification, skipped for a certificate already
  * verified by this context (the handshake still checks the client's
  * signature with its key). */
+/* client_cert_any: the application judges the certificate itself. */
+static int
+accept_any(int ok, X509_STORE_CTX *xs)
+{
+	(void)ok;
+	(void)xs;
+	return 1;
+}
+
 static int
 verify_cb(X509_STORE_CTX *xs, void *arg)
 {
@@ -545,6 +554,8 @@ server_build(const struct sp_tls_server *old, const struct sp_tls_config *c,
 		SSL_CTX_set_cert_verify_callback(s->ctx, verify_cb, s);
 		SSL_CTX_set_verify_depth(s->ctx, 4);
 	}
+	if (c->nclient_ca == 0 && c->client_cert_any)
+		SSL_CTX_set_verify(s->ctx, SSL_VERIFY_PEER, accept_any);
 	s->verify_clients = c->nclient_ca > 0;
 	/*
 	 * One ticket per handshake: a phone resumes one connection at a time.
@@ -827,6 +838,22 @@ sp_tls_peer_cert(const struct sp_tls_conn *c)
 	if (SSL_get_verify_result(c->ssl) != X509_V_OK)
 		return NULL;
 	return SSL_get0_peer_certificate(c->ssl);
+}
+
+X509 *
+sp_tls_peer_cert_unverified(const struct sp_tls_conn *c)
+{
+	if (c->srv->verify_clients)
+		return NULL;
+	return SSL_get0_peer_certificate(c->ssl);
+}
+
+STACK_OF(X509) *
+sp_tls_peer_chain_unverified(const struct sp_tls_conn *c)
+{
+	if (c->srv->verify_clients)
+		return NULL;
+	return SSL_get_peer_cert_chain(c->ssl);
 }
 
 const char *

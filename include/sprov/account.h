@@ -106,6 +106,14 @@ int	sp_accounts_domain_allowed(struct sp_accounts *, const char *org,
 	    const char *fqdn);
 
 /*
+ * The org whose domains cover fqdn, into org (SP_ACCOUNT_ORG_MAX + 1
+ * bytes): 1 found, 0 none (or a malformed name), -1 error.  For a
+ * certificate presented without an account (EST re-enrolment).
+ */
+int	sp_accounts_domain_owner(struct sp_accounts *, const char *fqdn,
+	    char *org);
+
+/*
  * Everything, for `sprov-ca account list`: orgs by name, each followed by
  * its domains then its users, by name.  The strings are borrowed for the
  * call.  Stops with -1 when fn returns -1.

@@ -98,6 +98,11 @@ X509		*sp_ca_make_device(struct sp_ca *, struct sp_keygen *,
 		    const char *mac, const char *serial, const char *model,
 		    int days, EVP_PKEY **key);
 
+/* A device certificate for key with the identity (MAC, serial, model)
+ * of old, which the caller has verified; records nothing. */
+X509		*sp_ca_renew_device(struct sp_ca *, X509 *old, EVP_PKEY *key,
+		    int days);
+
 /* Whether mac has a valid (unrevoked, unexpired) device certificate. */
 int		 sp_ca_mac_has_valid(struct sp_ca *, const char *mac,
 		    bool *yes);

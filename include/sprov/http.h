@@ -5,7 +5,7 @@
  * Transfer-Encoding on a request, odd bytes in the path) is refused, which
  * closes the doors request smuggling and path tricks come through.  A
  * header that decides who the client is or what its body means
- * (Authorization, Content-Type, Cookie) may appear once.
+ * (Authorization, Content-Type, Cookie, Origin) may appear once.
  *
  * No allocation: the request is parsed into a caller-owned struct.
  */
@@ -43,6 +43,7 @@ struct sp_http_req {
 	char			 authorization[SP_HTTP_VALUE_MAX + 1];
 	char			 content_type[SP_HTTP_VALUE_MAX + 1];
 	char			 cookie[SP_HTTP_VALUE_MAX + 1];
+	char			 origin[SP_HTTP_VALUE_MAX + 1];
 	size_t			 head_len;	/* bytes of the head */
 };
 

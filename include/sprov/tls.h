@@ -57,6 +57,15 @@ struct sp_tls_config {
 	 * (nodes sharing a PostgreSQL store read them from it): when set,
 	 * they win over crl and ticket_keys.  Borrowed for the call.
 	 */
+	/*
+	 * Without client CAs: ask every client for a certificate, accept
+	 * the handshake with or without one and verify nothing (TLS still
+	 * proves the client holds its key); the caller judges the
+	 * certificate with sp_tls_peer_cert_unverified().  For EST
+	 * re-enrolment, where a certificate is one way among others to
+	 * authenticate and is checked against the CA's own roots.
+	 */
+	bool		 client_cert_any;
 	const char	*crl_data;
 	size_t		 crl_len;
 	const char	*ticket_keys_data;
@@ -124,6 +133,10 @@ ssize_t			 sp_tls_write(struct sp_tls_conn *, const void *,
 void			 sp_tls_close(struct sp_tls_conn *);
 /* The verified peer certificate (borrowed), or NULL. */
 X509			*sp_tls_peer_cert(const struct sp_tls_conn *);
+/* The certificate the peer presented, verified or not (borrowed), or
+ * NULL: only for a context built with client_cert_any. */
+X509			*sp_tls_peer_cert_unverified(const struct sp_tls_conn *);
+STACK_OF(X509)		*sp_tls_peer_chain_unverified(const struct sp_tls_conn *);
 const char		*sp_tls_version(const struct sp_tls_conn *);
 bool			 sp_tls_resumed(const struct sp_tls_conn *);
 

@@ -16,6 +16,7 @@
 
 #include "sprov/buf.h"
 #include "sprov/ca.h"
+#include "sprov/certreq.h"
 #include "sprov/fsutil.h"
 #include "sprov/mac.h"
 #include "sprov/str.h"
@@ -448,9 +449,18 @@ cmd_revoke(struct ca_opts *o)
 	if (o->mac != NULL)
 		printf("revoked %d certificate%s of MAC %s (%s)\n", n,
 		    n == 1 ? "" : "s", mac, sp_x509_reason_name(reason));
-	else
+	else {
+		struct sp_accounts *pa;
+		bool pfail = false;
+
 		printf("revoked serial %s (%s)\n", serial,
 		    sp_x509_reason_name(reason));
+		/* The portal shows its organisations the state too. */
+		if ((pa = open_portal_db(o, false, &pfail)) != NULL &&
+		    sp_certreq_revoked_serial(pa, serial, reason) == -1)
+			fail("portal.db: %s", sp_accounts_error(pa));
+		sp_accounts_close(pa);
+	}
 	printf("publish it with: sprov-ca -d %s crl\n", o->dir);
 	rc = EXIT_OK;
 	goto out;

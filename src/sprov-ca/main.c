@@ -18,7 +18,7 @@
 enum {
 	O_DAYS = 256, O_KEYTYPE, O_ORG, O_PASS, O_CAPASS, O_MAC, O_SERIAL,
 	O_MODEL, O_PKCS12, O_RENEW, O_CSV, O_REASON, O_CA, O_KIND, O_REVOKED,
-	O_EXPIRING, O_JSON,
+	O_EXPIRING, O_JSON, O_WHY, O_VERIFY,
 };
 
 static const struct option longopts[] = {
@@ -45,6 +45,8 @@ static const struct option longopts[] = {
 	{ "revoked", no_argument, NULL, O_REVOKED },
 	{ "expiring", required_argument, NULL, O_EXPIRING },
 	{ "json", no_argument, NULL, O_JSON },
+	{ "why", required_argument, NULL, O_WHY },
+	{ "verify", no_argument, NULL, O_VERIFY },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -94,6 +96,14 @@ static const struct command {
 	    "show CERT" },
 	{ "serve", cmd_serve, 0, 0, { 'f', O_PASS, O_CAPASS },
 	    "serve -f portal.conf [--ca-passphrase-file F]" },
+	{ "requests", cmd_requests, 0, 0, { 0 },
+	    "requests (those waiting for the operator, queue mode)" },
+	{ "approve", cmd_approve, 1, 1, { O_PASS, O_CAPASS },
+	    "approve ID [--ca-passphrase-file F]" },
+	{ "reject", cmd_reject, 1, 1, { O_WHY },
+	    "reject ID --why TEXT" },
+	{ "audit", cmd_audit, 0, 0, { O_VERIFY },
+	    "audit [--verify] (the portal's audit trail)" },
 	{ "account", cmd_account, 1, 4, { O_PASS },
 	    "account org-add ORG | domain-add ORG DOMAIN | domain-remove ORG "
 	    "DOMAIN | user-add ORG USER --passphrase-file F | passwd USER "
@@ -249,6 +259,8 @@ main(int argc, char *argv[])
 		case O_KIND: o.kind = optarg; break;
 		case O_REVOKED: o.revoked = true; break;
 		case O_JSON: o.json = true; break;
+		case O_WHY: o.why = optarg; break;
+		case O_VERIFY: o.verify = true; break;
 		default:
 			usage(stderr);
 			return EXIT_USAGE;

@@ -30,6 +30,7 @@ struct ca_opts {
 	const char	*ca;
 	const char	*kind;
 	const char	*conf;		/* serve -f */
+	const char	*why;		/* reject --why */
 	long		 days;		/* -1: default of the command */
 	long		 expiring;	/* -1: not given */
 	long		 jobs;		/* 0: all cores */
@@ -40,6 +41,7 @@ struct ca_opts {
 	bool		 revoked;
 	bool		 json;
 	bool		 quiet;
+	bool		 verify;	/* audit --verify */
 	int		 argc;		/* positional arguments after command */
 	char		**argv;
 };
@@ -70,5 +72,13 @@ int	cmd_list(struct ca_opts *);
 int	cmd_show(struct ca_opts *);
 int	cmd_account(struct ca_opts *);
 int	cmd_serve(struct ca_opts *);
+int	cmd_requests(struct ca_opts *);
+int	cmd_approve(struct ca_opts *);
+int	cmd_reject(struct ca_opts *);
+int	cmd_audit(struct ca_opts *);
+/* portal.db of the CA directory, if it exists (NULL otherwise or on
+ * error, said on stderr when *failed is set). */
+struct sp_accounts *open_portal_db(const struct ca_opts *, bool create,
+    bool *failed);
 
 #endif

@@ -62,6 +62,7 @@ check "cacerts: a PKCS#7 that openssl reads, holding the server CA" \
 
 csr pv.telco.net -newkey ec -pkeyopt ec_paramgen_curve:P-256 > pv.b64
 enroll 'ops@telco:correct horse battery' pv.b64 | base64 -d > pv.p7
+cp pv.telco.net.key pv.key
 check "simpleenroll: 200" test "$(cat est.code)" = 200
 openssl pkcs7 -inform DER -in pv.p7 -print_certs -out pv.crt 2>/dev/null
 check "simpleenroll: openssl verify accepts the certificate" \
@@ -113,6 +114,57 @@ check "GET simpleenroll: 405" test "$(cat est.code)" = 405
 est /nothing >/dev/null
 check "an unknown EST path: 404" test "$(cat est.code)" = 404
 
+# Re-enrolment (RFC 7030 4.2.2): the current certificate authenticates
+# (TLS client certificate), the new CSR keeps its subject.
+reenroll() {	# cert key csr.b64 [curl options]
+	est /simplereenroll --cert "$1" --key "$2" -H \
+	    "Content-Type: application/pkcs10" --data-binary "@$3" "${@:4}"
+}
+csr pv.telco.net -newkey ec -pkeyopt ec_paramgen_curve:P-256 > re.b64
+cp pv.telco.net.key re.key
+reenroll pv.crt pv.key re.b64 | base64 -d > re.p7
+check "simplereenroll with the current certificate: 200" \
+    test "$(cat est.code)" = 200
+openssl pkcs7 -inform DER -in re.p7 -print_certs -out re.crt 2>/dev/null
+check "... a certificate openssl verify accepts" \
+    openssl verify -CAfile ca/server-ca.crt re.crt
+check "... for the new key" cmp <(openssl x509 -in re.crt -noout -pubkey) \
+    <(openssl pkey -in pv.telco.net.key -pubout)
+check "... not the old serial" sh -c "test \"$(openssl x509 -in re.crt \
+    -noout -serial)\" != \"$(openssl x509 -in pv.crt -noout -serial)\""
+reenroll pv.crt pv.key other.b64 >/dev/null
+check "re-enrolment for another CN: 400" test "$(cat est.code)" = 400
+has "... saying the CN differs" est.body "CN differs"
+est /simplereenroll -H "Content-Type: application/pkcs10" \
+    --data-binary @re.b64 >/dev/null
+check "re-enrolment without a client certificate: 401" \
+    test "$(cat est.code)" = 401
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout self.key -out self.crt -subj "/CN=pv.telco.net" -days 2 \
+    2>/dev/null
+reenroll self.crt self.key re.b64 >/dev/null
+check "re-enrolment with a certificate of another CA: 401" \
+    test "$(cat est.code)" = 401
+has "... saying why" est.body "not valid under this CA"
+$CA revoke --serial "$(openssl x509 -in re.crt -noout -serial |
+    cut -d= -f2)" >/dev/null
+csr pv.telco.net -newkey ec -pkeyopt ec_paramgen_curve:P-256 > re2.b64
+reenroll re.crt re.key re2.b64 >/dev/null
+check "re-enrolment with a revoked certificate: refused" \
+    test "$(cat est.code)" = 400
+has "... saying it is revoked" est.body "revoked"
+
+# Devices renew their own certificates only when the operator says so.
+$CA issue-device --mac 00:11:22:33:44:55 --serial SN1 \
+    --model CP-8841-3PCC -o dev >/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout dev/new.key -outform DER -subj \
+    "/OU=CP-8841-3PCC/L=SN1/ST=001122334455/CN=001122334455" 2>/dev/null |
+    base64 > dev.b64
+reenroll dev/001122334455.crt dev/001122334455.key dev.b64 >/dev/null
+check "device renewal while not enabled: 403" test "$(cat est.code)" = 403
+has "... naming the setting" est.body "device_renewal"
+
 # Login throttling: five failures lock the user out, even with the
 # right password then.
 for i in 1 2 3 4; do
@@ -138,4 +190,86 @@ check "the signer ends with the portal" sh -c "! ps -p $kid -o stat= |
     grep -qv Z"
 check "no sanitizer report from sprov-ca serve" sh -c "! grep -E \
     'Sanitizer|runtime error' serve.log"
+
+start() {	# conf log: starts a portal, sets PID and PORT
+	rm -f listen.txt
+	$CA serve -f "$1" 2>"$2" &
+	PID=$!
+	for i in $(seq 1 100); do [ -s listen.txt ] && break; sleep 0.05; done
+	PORT=$(sed 's/.*://' listen.txt)
+}
+cp portal.conf dev.conf
+echo "device_renewal yes" >> dev.conf
+start dev.conf dev.log
+reenroll dev/001122334455.crt dev/001122334455.key dev.b64 | base64 -d \
+    > dev.p7
+check "device renewal enabled: 200" test "$(cat est.code)" = 200
+openssl pkcs7 -inform DER -in dev.p7 -print_certs -out dev/renewed.crt \
+    2>/dev/null
+check "... a device certificate under the device CA" \
+    openssl verify -CAfile ca/device-ca.crt dev/renewed.crt
+check "... with the same subject" cmp \
+    <(openssl x509 -in dev/renewed.crt -noout -subject) \
+    <(openssl x509 -in dev/001122334455.crt -noout -subject)
+check "... for the device's new key" cmp \
+    <(openssl x509 -in dev/renewed.crt -noout -pubkey) \
+    <(openssl pkey -in dev/new.key -pubout)
+check "... recorded in the index for its MAC" sh -c "$CA list --mac \
+    001122334455 | grep -c valid | grep -qx 2"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout dev/x.key -outform DER -subj \
+    "/OU=CP-8841-3PCC/L=SN1/ST=0011223344AA/CN=0011223344AA" 2>/dev/null |
+    base64 > devx.b64
+reenroll dev/001122334455.crt dev/001122334455.key devx.b64 >/dev/null
+check "a device asking for another MAC: 400" test "$(cat est.code)" = 400
+has "... saying the subject differs" est.body "subject differs"
+kill $PID; wait $PID 2>/dev/null
+
+# Queue mode: no signer, the operator approves offline.
+cp portal.conf queue.conf
+echo "mode queue" >> queue.conf
+start queue.conf queue.log
+check "queue mode: no signer process" sh -c "test -z \"\$(pgrep -P $PID)\""
+csr q1.telco.net -newkey ec -pkeyopt ec_paramgen_curve:P-256 > q1.b64
+est /simpleenroll -u 'dev@other:correct horse battery' -H \
+    "Content-Type: application/pkcs10" --data-binary @q1.b64 >/dev/null
+check "queue: a domain outside the account still 403 at once" \
+    test "$(cat est.code)" = 403
+printf 'correct horse battery\n' > pw2; chmod 600 pw2
+$CA account user-add "Telco SA" q@telco --passphrase-file pw2
+qenroll() { est /simpleenroll -u 'q@telco:correct horse battery' -H \
+    "Content-Type: application/pkcs10" --data-binary "@$1" -D q.h; }
+qenroll q1.b64 >/dev/null
+check "queue: simpleenroll answers 202" test "$(cat est.code)" = 202
+has "... with Retry-After" q.h "Retry-After: 600"
+qid=$($CA requests | awk -F'\t' '$5 == "q1.telco.net" { print $1 }')
+check "sprov-ca requests lists it" test -n "$qid"
+qenroll q1.b64 >/dev/null
+check "posted again before approval: 202 again" test "$(cat est.code)" = 202
+check "... the same request, not a second one" test "$($CA requests |
+    grep -c q1.telco.net)" = 1
+check "sprov-ca approve signs it" sh -c "$CA approve $qid | grep -q \
+    'signed CN=q1.telco.net'"
+qenroll q1.b64 | base64 -d > q1.p7
+check "posted again after approval: 200" test "$(cat est.code)" = 200
+openssl pkcs7 -inform DER -in q1.p7 -print_certs -out q1.crt 2>/dev/null
+check "... the certificate, openssl verify accepts it" \
+    openssl verify -CAfile ca/server-ca.crt q1.crt
+refuse "approve twice: refused" 1 "nothing waits" $CA approve $qid
+csr q2.telco.net -newkey ec -pkeyopt ec_paramgen_curve:P-256 > q2.b64
+qenroll q2.b64 >/dev/null
+qid2=$($CA requests | awk -F'\t' '$5 == "q2.telco.net" { print $1 }')
+refuse "reject needs a reason" 1 "--why" $CA reject "$qid2"
+check "sprov-ca reject --why" $CA reject "$qid2" --why "CN not ours"
+qenroll q2.b64 >/dev/null
+check "posted again after rejection: 403" test "$(cat est.code)" = 403
+has "... with the operator's reason" est.body "CN not ours"
+check "the portal's audit trail verifies" sh -c "$CA audit --verify |
+    grep -q 'chain intact'"
+has "... and holds the approval" <($CA audit) "approve"
+has "... and the re-enrolment" <($CA audit) "reenroll"
+has "... and the device renewal" <($CA audit) "device-renew"
+kill $PID; wait $PID 2>/dev/null
+check "no sanitizer report from the other portals" sh -c "! grep -E \
+    'Sanitizer|runtime error' dev.log queue.log"
 done_testing
