@@ -97,7 +97,9 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo
 
-test: deps
+# The browser tests' packages too (chromium, node, playwright-core).
+test:
+	@scripts/install-deps --browser
 	@$(MAKE) --no-print-directory all asan
 	@tests/run
 

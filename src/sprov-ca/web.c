@@ -43,7 +43,7 @@
 	"Content-Security-Policy: default-src 'none'; style-src 'self'; " \
 	"img-src 'self'; form-action 'self'; frame-ancestors 'none'; " \
 	"base-uri 'none'\r\nX-Frame-Options: DENY\r\n" \
-	"Referrer-Policy: no-referrer\r\n"
+	"Referrer-Policy: same-origin\r\n"
 #define CSRF_REFUSED	"CSRF token missing or wrong"
 
 static const int validity_choices[] = { 90, 180, 365, 397, 730, 825 };
@@ -413,6 +413,7 @@ struct req {
 	bool				 have;	/* s is a live session */
 	struct session			 s;
 	struct sp_form			 form;
+	char				 refused[SP_ERR_MAX + 64];
 };
 
 /*
@@ -427,10 +428,15 @@ post_allowed(struct req *q)
 	struct sp_err err;
 
 	const char *why = NULL;
+	bool foreign = false;
 
 	snprintf(self, sizeof(self), "https://%s", q->r->host);
-	if (q->r->origin[0] != '\0' && strcmp(q->r->origin, self) != 0)
-		why = "another site's page (Origin)";
+	/* Browsers send Origin with every POST (with Referrer-Policy
+	 * same-origin, the real one, not "null"): it must be ours. */
+	if (q->r->origin[0] != '\0' && strcmp(q->r->origin, self) != 0) {
+		why = "Origin is not this portal";
+		foreign = true;
+	}
 	else if (!q->have)
 		why = "no session";
 	else if (sp_form_parse(&q->form, q->r->content_type, q->body, q->len,
@@ -445,6 +451,8 @@ post_allowed(struct req *q)
 		return true;
 	portal_audit(q->c->pt, q->have ? q->s.user : NULL, q->have ?
 	    q->s.org : NULL, q->c->ip, q->r->path, NULL, "refused", why);
+	snprintf(q->refused, sizeof(q->refused), "%s (%s)", foreign ?
+	    "the request comes from another site" : CSRF_REFUSED, why);
 	return false;
 }
 
@@ -504,8 +512,7 @@ post_login(struct req *q)
 	int rc, after = 0, status;
 
 	if (!post_allowed(q))
-		return message(q->t, NULL, 403, "Refused", CSRF_REFUSED
-		    " (reload the login page)");
+		return message(q->t, NULL, 403, "Refused", q->refused);
 	user = field(q, "user");
 	pw = field(q, "password");
 	if (user == NULL || pw == NULL)
@@ -530,8 +537,9 @@ post_login(struct req *q)
 	page_begin(&p, "Log in", NULL);
 	pg(&p, "<p id=\"error\" class=\"error\">");
 	if (rc == SP_ACCOUNT_LOGIN_THROTTLED) {
-		pg(&p, "too many failed logins: try again in %d minutes, or "
-		    "ask the CA's operator", (after + 59) / 60);
+		pg(&p, "too many failed logins: try again in %d minute%s, or "
+		    "ask the CA's operator", (after + 59) / 60,
+		    (after + 59) / 60 == 1 ? "" : "s");
 		snprintf(p.extra, sizeof(p.extra), "Retry-After: %d\r\n",
 		    after);
 		status = 429;
@@ -552,7 +560,7 @@ post_logout(struct req *q)
 {
 	if (!post_allowed(q))
 		return message(q->t, q->have ? &q->s : NULL, 403, "Refused",
-		    CSRF_REFUSED);
+		    q->refused);
 	sess_drop(q->c->pt->sess, q->s.id);
 	portal_audit(q->c->pt, q->s.user, q->s.org, q->c->ip, "logout", NULL,
 	    "ok", NULL);
@@ -639,10 +647,10 @@ fix_for(const char *why)
 		    "the domain to your organisation.";
 	if (strstr(why, "RSA key") != NULL || strstr(why, "EC key") != NULL ||
 	    strstr(why, " key;") != NULL)
-		return "Make a new key and CSR: openssl req -new -newkey ec "
-		    "-pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "
-		    "provserver.key -out provserver.csr -subj "
-		    "\"/CN=pv.example.net\" (or -newkey rsa:2048).";
+		return "Make a new key and CSR: openssl req -new -newkey "
+		    "rsa:2048 -sha256 -nodes -keyout provserver.key -out "
+		    "provserver.csr -subj \"/CN=pv.example.net\" (or an EC "
+		    "key: -newkey ec -pkeyopt ec_paramgen_curve:P-256).";
 	if (strstr(why, "signed with") != NULL ||
 	    strstr(why, "signature algorithm") != NULL)
 		return "Sign the CSR again with SHA-256: openssl req -new "
@@ -760,7 +768,7 @@ post_new(struct req *q)
 	int rc, status = 400, derlen;
 
 	if (!post_allowed(q))
-		return message(q->t, &q->s, 403, "Refused", CSRF_REFUSED);
+		return message(q->t, &q->s, 403, "Refused", q->refused);
 	memset(&cf, 0, sizeof(cf));
 	cf.days = pt->days;
 	action = field(q, "action");
@@ -1029,7 +1037,7 @@ post_revoke(struct req *q, const char *idtext)
 	size_t i;
 
 	if (!post_allowed(q))
-		return message(q->t, &q->s, 403, "Refused", CSRF_REFUSED);
+		return message(q->t, &q->s, 403, "Refused", q->refused);
 	if ((rc = own_request(q, idtext, &r)) != 0)
 		return rc;
 	rs = field(q, "reason");
