@@ -187,5 +187,36 @@
 #define SP_PORTAL_CONNS_MAX	64
 #define SP_PORTAL_TIMEOUT_S	10
 #define SP_SIGNER_MSG_MAX	(SP_EST_BODY_MAX + 512)
+/*
+ * Web sessions of the portal, kept in the portal process (a restart logs
+ * everyone out): at most SESSIONS_MAX at once (the oldest not logged in
+ * are dropped first), idle ones end after IDLE_S, any after MAX_S.
+ */
+#define SP_PORTAL_SESSIONS_MAX	4096
+#define SP_PORTAL_SESSION_IDLE_S	1800
+#define SP_PORTAL_SESSION_MAX_S	(12 * 3600)
+/* A page (the certificate list of an organisation is the largest). */
+#define SP_PORTAL_PAGE_MAX	(512 * 1024)
+/* EST clients told to come back after this while a request waits. */
+#define SP_PORTAL_RETRY_S	600
+/* An operator's reason to reject; rows of a request list. */
+#define SP_CERTREQ_WHY_MAX	200
+#define SP_CERTREQ_LIST_MAX	500
+
+/*
+ * Browser forms of the CA portal (form.h), all untrusted input.  FIELDS:
+ * the portal's largest form has well under a dozen inputs, so more is an
+ * attack or a bug.  NAME: field names are the portal's own short words.
+ * BODY: a PKCS#10 file upload (SP_CSR_FILE_MAX in DER; its PEM is a third
+ * larger) plus the other fields and the multipart framing.  PART_HEADERS:
+ * the head of one multipart part (Content-Disposition with a file name,
+ * Content-Type); browsers send about 150 bytes.  BOUNDARY: RFC 2046
+ * section 5.1.1 allows 1 to 70 characters.
+ */
+#define SP_FORM_FIELDS_MAX	16
+#define SP_FORM_NAME_MAX	64
+#define SP_FORM_BODY_MAX	(96 * 1024)
+#define SP_FORM_PART_HEADERS_MAX 1024
+#define SP_FORM_BOUNDARY_MAX	70
 
 #endif

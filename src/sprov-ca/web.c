@@ -461,7 +461,9 @@ field(const struct req *q, const char *name)
 {
 	const struct sp_form_field *f = sp_form_get(&q->form, name);
 
-	return f != NULL ? f->value : NULL;
+	/* Text fields are C strings: one holding a NUL is not read at all
+	 * ("check\0junk" is not "check"). */
+	return f != NULL && strlen(f->value) == f->len ? f->value : NULL;
 }
 
 static void
