@@ -1,12 +1,16 @@
 /*
  * EST bodies on arbitrary bytes: the first byte picks the parser (a
- * PKCS#10 request in base64, or an Authorization header).  A refusal must
+ * PKCS#10 request in base64, an EST answer (base64 PKCS#7) as the agent
+ * reads it, or an Authorization header).  A refusal must
  * name its cause; an accepted request must re-encode to DER; accepted
  * credentials hold no control byte.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "sprov/est.h"
 #include "sprov/limits.h"
@@ -25,6 +29,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	err.msg[0] = '\0';
+	if ((data[0] & 3) == 2) {
+		/* An answer: a certificate found is one for the key. */
+		static EVP_PKEY *key;
+		X509 *x;
+
+		if (key == NULL && (key = EVP_EC_gen("P-256")) == NULL)
+			abort();
+		x = sp_est_certs_find((const char *)data + 1, size - 1, key,
+		    &err);
+		if (x == NULL && err.msg[0] == '\0')
+			abort();
+		if (x != NULL && EVP_PKEY_eq(X509_get0_pubkey(x), key) != 1)
+			abort();
+		X509_free(x);
+		return 0;
+	}
 	if (data[0] & 1) {
 		req = sp_est_csr_parse((const char *)data + 1, size - 1, &err);
 		if (req == NULL && err.msg[0] == '\0')

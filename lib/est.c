@@ -213,3 +213,90 @@ out:
 	free(dec);
 	return rc;
 }
+
+int
+sp_est_reenroll_csr(X509 *cur, EVP_PKEY *key, struct sp_buf *out,
+    struct sp_err *err)
+{
+	X509_REQ *req = NULL;
+	unsigned char *der = NULL;
+	char *b64 = NULL;
+	size_t blen;
+	int len, rc = -1;
+
+	if ((req = X509_REQ_new()) == NULL ||
+	    X509_REQ_set_version(req, 0) != 1 ||
+	    X509_REQ_set_subject_name(req, X509_get_subject_name(cur)) != 1 ||
+	    X509_REQ_set_pubkey(req, key) != 1 ||
+	    X509_REQ_sign(req, key, EVP_sha256()) <= 0 ||
+	    (len = i2d_X509_REQ(req, &der)) <= 0) {
+		sp_err_set(err, "cannot make the certificate request");
+		goto out;
+	}
+	blen = ((size_t)len + 2) / 3 * 4;
+	if ((b64 = malloc(blen + 1)) == NULL ||
+	    EVP_EncodeBlock((unsigned char *)b64, der, len) != (int)blen ||
+	    sp_buf_append(out, b64, blen) == -1) {
+		sp_err_set(err, "cannot encode the certificate request");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(b64);
+	OPENSSL_free(der);
+	X509_REQ_free(req);
+	return rc;
+}
+
+X509 *
+sp_est_certs_find(const char *body, size_t len, EVP_PKEY *key,
+    struct sp_err *err)
+{
+	STACK_OF(X509) *certs;
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	PKCS7 *p7 = NULL;
+	X509 *x = NULL, *c;
+	size_t n;
+	int i;
+
+	if (len > SP_EST_BODY_MAX) {
+		sp_err_set(err, "answer of %zu bytes: at most %d", len,
+		    SP_EST_BODY_MAX);
+		return NULL;
+	}
+	if (b64_decode(body, len, &der, &n, err) == -1)
+		return NULL;
+	p = der;
+	if (n > (size_t)INT32_MAX ||
+	    (p7 = d2i_PKCS7(NULL, &p, (long)n)) == NULL ||
+	    (size_t)(p - der) != n) {
+		sp_err_set(err, "not a PKCS#7 (base64 of DER expected)");
+		goto out;
+	}
+	if (!PKCS7_type_is_signed(p7) || p7->d.sign == NULL ||
+	    (certs = p7->d.sign->cert) == NULL) {
+		sp_err_set(err, "the PKCS#7 holds no certificate");
+		goto out;
+	}
+	if (sk_X509_num(certs) > SP_EST_CERTS_MAX) {
+		sp_err_set(err, "the PKCS#7 holds %d certificates: at most %d",
+		    sk_X509_num(certs), SP_EST_CERTS_MAX);
+		goto out;
+	}
+	for (i = 0; i < sk_X509_num(certs); i++) {
+		c = sk_X509_value(certs, i);
+		if (EVP_PKEY_eq(X509_get0_pubkey(c), key) == 1) {
+			if (X509_up_ref(c) == 1)
+				x = c;
+			break;
+		}
+	}
+	if (x == NULL)
+		sp_err_set(err, "no certificate in the answer is for the new "
+		    "key");
+out:
+	free(der);
+	PKCS7_free(p7);
+	return x;
+}

@@ -200,7 +200,8 @@ attempt_one(const struct sp_fetch_opts *o, const struct srvctx *srv,
     const char *url, int https, const char *host, long port,
     const char *addr, struct sp_fetch_result *res, char **redirect)
 {
-	struct curl_slist *resolve = NULL;
+	struct curl_slist *resolve = NULL, *headers = NULL;
+	char ctype[128];
 	char entry[512], *loc = NULL;
 	struct attempt a;
 	CURLcode rc;
@@ -256,6 +257,10 @@ attempt_one(const struct sp_fetch_opts *o, const struct srvctx *srv,
 		curl_easy_setopt(cu, CURLOPT_PASSWORD, o->pwd ? o->pwd : "");
 		curl_easy_setopt(cu, CURLOPT_HTTPAUTH, (long)CURLAUTH_ANY);
 	}
+	if (o->content_type != NULL && (size_t)snprintf(ctype, sizeof(ctype),
+	    "Content-Type: %s", o->content_type) < sizeof(ctype) &&
+	    (headers = curl_slist_append(NULL, ctype)) != NULL)
+		curl_easy_setopt(cu, CURLOPT_HTTPHEADER, headers);
 	if (o->method != NULL) {
 		curl_easy_setopt(cu, CURLOPT_CUSTOMREQUEST, o->method);
 		curl_easy_setopt(cu, CURLOPT_POSTFIELDS, o->body ? o->body : "");
@@ -282,6 +287,7 @@ attempt_one(const struct sp_fetch_opts *o, const struct srvctx *srv,
 			*redirect = strdup(loc);
 	}
 	curl_slist_free_all(resolve);
+	curl_slist_free_all(headers);
 	curl_easy_cleanup(cu);
 	return rc;
 }

@@ -49,15 +49,6 @@ esc(char *dst, const char *s, size_t len)
 	return dst;
 }
 
-/* RFC 9110 token characters. */
-static bool
-tchar(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || (c != '\0' &&
-	    strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
 /* RFC 2046 bchars, less the space (allowed inside, checked apart). */
 static bool
 bchar(char c)
@@ -88,7 +79,7 @@ token_len(const char *p, size_t len)
 {
 	size_t i = 0;
 
-	while (i < len && tchar(p[i]))
+	while (i < len && sp_str_tchar(p[i]))
 		i++;
 	return i;
 }

@@ -34,15 +34,6 @@ sp_http_reason(int status)
 	return "Unknown";
 }
 
-/* RFC 9110 token characters. */
-static bool
-tchar(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || (c != '\0' &&
-	    strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
 /*
  * Paths phones use are plain: letters, digits, '.', '_', '~', '-', '/'.
  * Everything else ('%', '\', ';', control bytes) is refused, and so is any
@@ -210,7 +201,7 @@ sp_http_parse(const char *buf, size_t len, size_t max_head,
 		if ((colon = memchr(p, ':', n)) == NULL || colon == p)
 			return -400;
 		for (v = p; v < colon; v++)
-			if (!tchar(*v))
+			if (!sp_str_tchar(*v))
 				return -400;	/* also: space before ':' */
 		v = colon + 1;
 		vlen = n - (size_t)(v - p);

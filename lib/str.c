@@ -162,3 +162,11 @@ sp_str_unhex(const char *hex, size_t len, unsigned char *out)
 	}
 	return 0;
 }
+
+bool
+sp_str_tchar(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || (c != '\0' &&
+	    strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}

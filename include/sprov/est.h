@@ -38,4 +38,20 @@ int		 sp_est_certs_only(X509 *const *certs, size_t n,
 int		 sp_est_basic_auth(const char *header, char *user, size_t usz,
 		    char *pass, size_t psz, struct sp_err *);
 
+/*
+ * The client's side (sprov-agent renew).  A re-enrolment request (RFC 7030
+ * 4.2.2): a PKCS#10 for key with the subject of the current certificate
+ * cur, signed with key (SHA-256), as base64 of DER appended to out.
+ */
+int		 sp_est_reenroll_csr(X509 *cur, EVP_PKEY *key,
+		    struct sp_buf *out, struct sp_err *);
+/*
+ * An EST answer (a certs-only PKCS#7 in base64, at most SP_EST_BODY_MAX
+ * bytes and SP_EST_CERTS_MAX certificates): the certificate for key's
+ * public key (caller frees), or NULL with the reason.  Whom it is signed
+ * by is the caller's to check.
+ */
+X509		*sp_est_certs_find(const char *body, size_t len, EVP_PKEY *key,
+		    struct sp_err *);
+
 #endif

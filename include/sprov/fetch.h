@@ -35,6 +35,7 @@ struct sp_fetch_opts {
 	const char	*uid, *pwd;	/* answered to 401 challenges */
 	const char	*method;	/* NULL: GET; "POST" or "PUT" */
 	const char	*body;		/* for POST/PUT */
+	const char	*content_type;	/* of body; NULL: libcurl's */
 	size_t		 bodylen;
 	size_t		 max_bytes;	/* response cap */
 	long		 timeout;	/* seconds, whole transfer */

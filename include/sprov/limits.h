@@ -149,6 +149,9 @@
  * Basic credentials once decoded. */
 #define SP_EST_BODY_MAX		(64 * 1024)
 #define SP_EST_CRED_MAX		2048
+/* Certificates in an EST answer a client reads (the issued one and its
+ * chain). */
+#define SP_EST_CERTS_MAX	8
 
 /*
  * Provider accounts of the CA portal and EST (account.h).  Names: an org
@@ -186,6 +189,9 @@
  */
 #define SP_PORTAL_CONNS_MAX	64
 #define SP_PORTAL_TIMEOUT_S	10
+/* Of those, at most this many from one address: one client holding
+ * connections open cannot take the portal from every other. */
+#define SP_PORTAL_CONNS_PER_IP	8
 #define SP_SIGNER_MSG_MAX	(SP_EST_BODY_MAX + 512)
 /*
  * Web sessions of the portal, kept in the portal process (a restart logs
@@ -197,6 +203,9 @@
 #define SP_PORTAL_SESSION_MAX_S	(12 * 3600)
 /* A page (the certificate list of an organisation is the largest). */
 #define SP_PORTAL_PAGE_MAX	(512 * 1024)
+/* Bytes of a refused (too large) body read and dropped before closing,
+ * so that the client sees the 413 rather than a reset. */
+#define SP_PORTAL_DRAIN_MAX	(1024 * 1024)
 /* EST clients told to come back after this while a request waits. */
 #define SP_PORTAL_RETRY_S	600
 /* An operator's reason to reject; rows of a request list. */

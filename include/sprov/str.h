@@ -38,5 +38,7 @@ void	sp_str_hex(char *dst, const unsigned char *, size_t n);
 int	sp_str_hexval(char);
 /* len hex digits (len even) into len / 2 bytes of out; -1 if one is not. */
 int	sp_str_unhex(const char *hex, size_t len, unsigned char *out);
+/* An RFC 9110 token character (header and cookie names). */
+bool	sp_str_tchar(char);
 
 #endif

@@ -28,11 +28,13 @@
 
 #include <curl/curl.h>
 #include <openssl/rand.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
 #include "sprov/cfg.h"
+#include "sprov/est.h"
 #include "sprov/fetch.h"
 #include "sprov/fsutil.h"
 #include "sprov/macro.h"
@@ -209,11 +211,42 @@ remove_leftovers(const char *dir)
 	if ((d = opendir(dir)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL)
-		if (strncmp(de->d_name, "params.xml.tmp-", 15) == 0) {
+		if (strncmp(de->d_name, "params.xml.tmp-", 15) == 0 ||
+		    strncmp(de->d_name, "identity.key.new.tmp-", 21) == 0 ||
+		    strncmp(de->d_name, "identity.crt.new.tmp-", 21) == 0) {
 			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 			unlink(path);
 		}
 	closedir(d);
+}
+
+/*
+ * A renewal cut short (install_identity): a certificate waiting beside the
+ * key it belongs to is moved into place; anything else left is dropped
+ * (the old identity is still whole).
+ */
+static void
+finish_renewal(struct agent *a)
+{
+	char knew[PATH_MAX], cnew[PATH_MAX];
+	struct sp_err err;
+	EVP_PKEY *k;
+	X509 *x;
+	bool pair = false;
+
+	snprintf(knew, sizeof(knew), "%s.new", a->path[P_KEY]);
+	snprintf(cnew, sizeof(cnew), "%s.new", a->path[P_CRT]);
+	unlink(knew);
+	if ((x = sp_x509_cert_load(cnew, &err)) == NULL)
+		return;
+	if ((k = sp_x509_key_load(a->path[P_KEY], NULL, &err)) != NULL)
+		pair = EVP_PKEY_eq(X509_get0_pubkey(x), k) == 1;
+	if (!pair || rename(cnew, a->path[P_CRT]) == -1)
+		unlink(cnew);
+	else
+		sp_fs_sync_dir(a->dir, &err);
+	EVP_PKEY_free(k);
+	X509_free(x);
 }
 
 static int
@@ -231,6 +264,7 @@ load(struct agent *a, const char *dir)
 	for (i = 0; i < 4; i++)
 		snprintf(a->path[i], sizeof(a->path[i]), "%s/%s", dir,
 		    names[i]);
+	finish_renewal(a);
 	if (sp_fs_check_secret(a->path[P_KEY], &err) == -1 ||
 	    sp_fs_read_secret(a->path[P_PARAMS], 64L << 20, &data, &len,
 	    &err) == -1)
@@ -504,6 +538,150 @@ cmd_check(struct agent *a, const char *url)
 	sp_buf_release(&res.body);
 	sp_buf_release(&u);
 	return ok ? 0 : EXIT_FAILED;
+}
+
+/* The key type of the current key, for its successor. */
+static enum sp_keytype
+same_keytype(EVP_PKEY *k)
+{
+	char group[64];
+
+	if (EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA)
+		return EVP_PKEY_get_bits(k) >= 4096 ? SP_KEY_RSA4096 :
+		    EVP_PKEY_get_bits(k) >= 3072 ? SP_KEY_RSA3072 :
+		    SP_KEY_RSA2048;
+	if (EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME,
+	    group, sizeof(group), NULL) == 1 &&
+	    strcmp(group, "secp384r1") == 0)
+		return SP_KEY_EC_P384;
+	return SP_KEY_EC_P256;
+}
+
+/*
+ * The new identity is written next to the old one (identity.key.new,
+ * identity.crt.new), then renamed into place key first.  A crash between
+ * the two renames leaves a new key with the old certificate and the new
+ * certificate beside them: load() finishes the move (finish_renewal).
+ */
+static int
+install_identity(struct agent *a, X509 *x, EVP_PKEY *key, struct sp_err *err)
+{
+	char knew[PATH_MAX], cnew[PATH_MAX];
+	struct sp_buf kb, cb;
+	int rc = -1;
+
+	sp_buf_init(&kb, 64 * 1024);
+	kb.secret = 1;
+	sp_buf_init(&cb, 64 * 1024);
+	snprintf(knew, sizeof(knew), "%s.new", a->path[P_KEY]);
+	snprintf(cnew, sizeof(cnew), "%s.new", a->path[P_CRT]);
+	if (sp_x509_key_pem(key, NULL, &kb, err) == -1 ||
+	    sp_x509_cert_pem(x, &cb, err) == -1 ||
+	    sp_fs_write_atomic(knew, kb.data, kb.len, 0600, err) == -1 ||
+	    sp_fs_write_atomic(cnew, cb.data, cb.len, 0644, err) == -1)
+		goto out;
+	if (rename(knew, a->path[P_KEY]) == -1 ||
+	    rename(cnew, a->path[P_CRT]) == -1) {
+		sp_err_set(err, "installing the new identity: %s",
+		    strerror(errno));
+		goto out;
+	}
+	rc = sp_fs_sync_dir(a->dir, err);
+out:
+	sp_buf_release(&kb);
+	sp_buf_release(&cb);
+	return rc;
+}
+
+/*
+ * sprov-agent renew URL: a new key, and a new device certificate for it
+ * through EST re-enrolment (RFC 7030 simplereenroll), authenticated by the
+ * current certificate.  The CA's portal is verified like a provisioning
+ * server (chain to the server-CA root, CN rule, DNS).  The answer must be
+ * a certificate for the new key with the same subject and issuer as the
+ * current one, valid now; only then is the identity replaced.
+ */
+static int
+cmd_renew(struct agent *a, const char *url)
+{
+	struct sp_fetch_result res;
+	struct sp_fetch_opts o;
+	struct sp_keygen *kg = NULL;
+	struct sp_err err;
+	struct sp_buf body;
+	EVP_PKEY *cur = NULL, *key = NULL;
+	X509 *old = NULL, *x = NULL;
+	char sn[80];
+	int rc = EXIT_FAILED;
+
+	sp_buf_init(&body, SP_EST_BODY_MAX);
+	sp_buf_init(&res.body, SP_EST_BODY_MAX);
+	if (strncmp(url, "https://", 8) != 0) {
+		fail("renew: %s: an https:// URL of the CA's EST service is "
+		    "needed", url);
+		goto out;
+	}
+	if ((old = sp_x509_cert_load(a->path[P_CRT], &err)) == NULL ||
+	    (cur = sp_x509_key_load(a->path[P_KEY], NULL, &err)) == NULL ||
+	    (kg = sp_keygen_new(same_keytype(cur), &err)) == NULL ||
+	    (key = sp_keygen_run(kg, &err)) == NULL ||
+	    sp_est_reenroll_csr(old, key, &body, &err) == -1) {
+		fail("renew: %s", err.msg);
+		goto out;
+	}
+	fetch_opts(a, &o);
+	o.url = url;
+	o.method = "POST";
+	o.content_type = "application/pkcs10";
+	o.body = body.data;
+	o.bodylen = body.len;
+	o.max_bytes = SP_EST_BODY_MAX;
+	if (sp_fetch(&o, &res) == -1) {
+		fail("renew: %s", res.err);
+		goto out;
+	}
+	if (res.status != 200) {
+		fail("renew: HTTP %ld from %s: %.*s", res.status, res.server_ip,
+		    (int)(res.body.len > 200 ? 200 : res.body.len),
+		    res.body.data != NULL ? res.body.data : "");
+		goto out;
+	}
+	if ((x = sp_est_certs_find(res.body.data, res.body.len, key,
+	    &err)) == NULL) {
+		fail("renew: %s", err.msg);
+		goto out;
+	}
+	if (X509_NAME_cmp(X509_get_subject_name(x),
+	    X509_get_subject_name(old)) != 0 ||
+	    X509_NAME_cmp(X509_get_issuer_name(x),
+	    X509_get_issuer_name(old)) != 0) {
+		fail("renew: the new certificate's subject or issuer differs "
+		    "from the current one: not installed");
+		goto out;
+	}
+	if (X509_cmp_current_time(X509_get0_notBefore(x)) > 0 ||
+	    X509_cmp_current_time(X509_get0_notAfter(x)) <= 0) {
+		fail("renew: the new certificate is not valid now: not "
+		    "installed");
+		goto out;
+	}
+	if (install_identity(a, x, key, &err) == -1) {
+		fail("renew: %s", err.msg);
+		goto out;
+	}
+	sp_x509_serial_hex(x, sn, sizeof(sn));
+	printf("renewed device %s: serial %s, new key, from %s\n", a->id.mac,
+	    sn, res.server_ip);
+	rc = 0;
+out:
+	sp_buf_release(&body);
+	sp_buf_release(&res.body);
+	sp_keygen_free(kg);
+	EVP_PKEY_free(cur);
+	EVP_PKEY_free(key);
+	X509_free(old);
+	X509_free(x);
+	return rc;
 }
 
 /*
@@ -1294,6 +1472,7 @@ usage(void)
 	    "       sprov-agent [-s DIR] upgrade\n"
 	    "       sprov-agent [-s DIR] check URL\n"
 	    "       sprov-agent [-s DIR] report [RULE]\n"
+	    "       sprov-agent [-s DIR] renew EST-URL\n"
 	    "       sprov-agent [-s DIR] get NAME | set NAME VALUE | show\n");
 	exit(EXIT_USAGE);
 }
@@ -1365,6 +1544,8 @@ main(int argc, char *argv[])
 		}
 		rc = cmd_run(&a);
 	}
+	else if (strcmp(argv[0], "renew") == 0 && argc == 2)
+		rc = cmd_renew(&a, argv[1]);
 	else if (strcmp(argv[0], "report") == 0 && argc <= 2)
 		rc = cmd_report(&a, argc == 2 ? argv[1] : NULL);
 	else

@@ -862,6 +862,47 @@ est_route(struct cx *c, struct sp_tls_conn *t, const struct sp_http_req *r,
 	    reenroll(c, t, body, len);
 }
 
+/* Counts a connection from ip: false when that address has too many. */
+static bool
+ip_enter(struct portal *pt, const char *ip)
+{
+	size_t i, free_slot = SP_PORTAL_CONNS_MAX;
+	bool ok = false;
+
+	pthread_mutex_lock(&pt->ip_lock);
+	for (i = 0; i < SP_PORTAL_CONNS_MAX; i++) {
+		if (pt->per_ip[i].n > 0 && strcmp(pt->per_ip[i].ip, ip) == 0)
+			break;
+		if (pt->per_ip[i].n == 0 && free_slot == SP_PORTAL_CONNS_MAX)
+			free_slot = i;
+	}
+	if (i == SP_PORTAL_CONNS_MAX && free_slot < SP_PORTAL_CONNS_MAX) {
+		i = free_slot;
+		snprintf(pt->per_ip[i].ip, sizeof(pt->per_ip[i].ip), "%s", ip);
+	}
+	if (i < SP_PORTAL_CONNS_MAX && pt->per_ip[i].n <
+	    SP_PORTAL_CONNS_PER_IP) {
+		pt->per_ip[i].n++;
+		ok = true;
+	}
+	pthread_mutex_unlock(&pt->ip_lock);
+	return ok;
+}
+
+static void
+ip_leave(struct portal *pt, const char *ip)
+{
+	size_t i;
+
+	pthread_mutex_lock(&pt->ip_lock);
+	for (i = 0; i < SP_PORTAL_CONNS_MAX; i++)
+		if (pt->per_ip[i].n > 0 && strcmp(pt->per_ip[i].ip, ip) == 0) {
+			pt->per_ip[i].n--;
+			break;
+		}
+	pthread_mutex_unlock(&pt->ip_lock);
+}
+
 static void *
 conn_main(void *arg)
 {
@@ -898,6 +939,12 @@ conn_main(void *arg)
 	if (r.content_length > (off_t)BODY_MAX) {
 		respond_text(t, 413, NULL, "request body too large");
 		status = 413;
+		/* Read (and drop) some of what the client is still sending:
+		 * closing at once would reset the connection before it
+		 * reads the answer.  Bounded by size and the deadline. */
+		for (have = 0; have < SP_PORTAL_DRAIN_MAX; have += (size_t)n)
+			if ((n = sp_tls_read(t, buf, cap)) <= 0)
+				break;
 		goto log;
 	}
 	need = r.head_len + (size_t)(r.content_length > 0 ?
@@ -923,6 +970,7 @@ out:
 	sp_tls_conn_free(t);
 	close(c->fd);
 	free(buf);
+	ip_leave(pt, c->ip);
 	atomic_fetch_sub(&pt->conns, 1);
 	free(c);
 	return NULL;
@@ -1013,6 +1061,7 @@ cmd_serve(struct ca_opts *o)
 	}
 	pthread_mutex_init(&pt.signer_lock, NULL);
 	pthread_mutex_init(&pt.acc_lock, NULL);
+	pthread_mutex_init(&pt.ip_lock, NULL);
 	/* Public material only: the root certificates and the accounts. */
 	if ((pt.cacert = read_root(o->dir, "server-ca")) == NULL ||
 	    (pt.devcacert = read_root(o->dir, "device-ca")) == NULL)
@@ -1080,7 +1129,14 @@ cmd_serve(struct ca_opts *o)
 		c->pt = &pt;
 		c->fd = fd;
 		sp_net_peer_ip(fd, c->ip, sizeof(c->ip));
+		if (!ip_enter(&pt, c->ip)) {
+			atomic_fetch_sub(&pt.conns, 1);
+			close(fd);
+			free(c);
+			continue;
+		}
 		if (pthread_create(&th, NULL, conn_main, c) != 0) {
+			ip_leave(&pt, c->ip);
 			atomic_fetch_sub(&pt.conns, 1);
 			close(fd);
 			free(c);

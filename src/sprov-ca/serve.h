@@ -18,6 +18,7 @@
 #include "sprov/account.h"
 #include "sprov/certreq.h"
 #include "sprov/http.h"
+#include "sprov/limits.h"
 #include "sprov/tls.h"
 #include "sprov/x509.h"
 
@@ -38,6 +39,12 @@ struct portal {
 	long			 days_max;	/* a provider may choose */
 	struct sessions		*sess;
 	atomic_int		 conns;
+	/* Connections open per client address (SP_PORTAL_CONNS_PER_IP). */
+	pthread_mutex_t		 ip_lock;
+	struct {
+		char		 ip[INET6_ADDRSTRLEN];
+		int		 n;
+	}			 per_ip[SP_PORTAL_CONNS_MAX];
 };
 
 struct cx {

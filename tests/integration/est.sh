@@ -165,9 +165,49 @@ reenroll dev/001122334455.crt dev/001122334455.key dev.b64 >/dev/null
 check "device renewal while not enabled: 403" test "$(cat est.code)" = 403
 has "... naming the setting" est.body "device_renewal"
 
+# Hostile requests to the pages (the browser suite, portal.sh, drives
+# them as a provider would).
+U="https://$NAME:$PORT"
+page() {	# curl options... URL: status in page.code, body in page.body
+	curl -sS --max-time 10 --cacert ca/server-ca.crt \
+	    --resolve "$NAME:$PORT:127.0.0.1" -o page.body -w '%{http_code}' \
+	    -b jar -c jar "$@" > page.code
+}
+page -H "Cookie: a=b" -H "Cookie: c=d" "$U/certs"
+check "pages: two Cookie headers: 400" test "$(cat page.code)" = 400
+page "$U/login"
+csrf=$(grep -o 'name="csrf" value="[0-9a-f]*"' page.body | cut -d'"' -f4)
+check "pages: the login form carries a CSRF token" test ${#csrf} = 64
+page --data-urlencode "csrf=$csrf" --data-urlencode "user=ops@telco" \
+    --data-urlencode "password=correct horse battery" "$U/login"
+check "pages: login with curl: 303" test "$(cat page.code)" = 303
+page "$U/certs"
+check "pages: /certs with the session: 200" test "$(cat page.code)" = 200
+has "pages: ... listing what EST issued" page.body "pv.telco.net"
+sid=$(awk '$6 == "__Host-sprov" { print $7 }' jar)
+page -b "__Host-sprov=$sid; __Host-sprov=$sid" "$U/certs"
+check "pages: the session cookie given twice (cookie tossing): no session" \
+    test "$(cat page.code)" = 303
+for p in /cert/abc /cert/-1 /cert/99999 /cert/1/nothing; do
+	page "$U$p"
+	check "pages: $p: 404" test "$(cat page.code)" = 404
+done
+page "$U/cert/..%2f..%2fetc"
+check "pages: an encoded dot segment: refused" sh -c \
+    "test $(cat page.code) = 400 || test $(cat page.code) = 404"
+head -c 200000 /dev/zero | tr '\0' a > big.txt
+page -F "csrf=$csrf" -F "csr=<big.txt" "$U/new"
+check "pages: a body over the limit: 413" test "$(cat page.code)" = 413
+page -H "Content-Type: multipart/form-data; boundary=XyZ" \
+    --data-binary $'--XyZ\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n'"$csrf" \
+    "$U/new"
+check "pages: a multipart body without its closing boundary: 403" \
+    test "$(cat page.code)" = 403
+has "pages: ... saying why" page.body "boundary"
+
 # Login throttling: five failures lock the user out, even with the
 # right password then.
-for i in 1 2 3 4; do
+for i in 1 2 3 4 5; do
 	enroll 'ops@telco:wrong password again' pv.b64 >/dev/null
 done
 est /simpleenroll -u 'ops@telco:correct horse battery' -H \
@@ -176,6 +216,24 @@ est /simpleenroll -u 'ops@telco:correct horse battery' -H \
 check "after five failures, the right password: 429" \
     test "$(cat est.code)" = 429
 has "... with Retry-After" thr.h "Retry-After:"
+
+# One address holding connections open (slowloris) takes only its share.
+for fd in 3 4 5 6 7 8 9 10; do
+	eval "exec $fd<>/dev/tcp/127.0.0.1/$PORT"
+done
+sleep 0.3
+est /cacerts >/dev/null 2>&1
+check "an address with 8 idle connections open gets no ninth" \
+    test "$(cat est.code)" = 000
+est /cacerts --interface 127.0.0.2 >/dev/null
+check "... while another address is served" test "$(cat est.code)" = 200
+for fd in 3 4 5 6 7 8 9 10; do
+	eval "exec $fd>&-"
+done
+sleep 0.3
+est /cacerts >/dev/null
+check "... and the first is served again once they close" \
+    test "$(cat est.code)" = 200
 
 # The portal process holds no CA key: the signer (its child) does.
 kid=$(pgrep -P $PID | head -1)
@@ -223,6 +281,59 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 reenroll dev/001122334455.crt dev/001122334455.key devx.b64 >/dev/null
 check "a device asking for another MAC: 400" test "$(cat est.code)" = 400
 has "... saying the subject differs" est.body "subject differs"
+
+# The phone's side: sprov-agent renew, with the portal verified as phones
+# verify servers (chain, CN rule, the address among the name's in DNS).
+AGENT_OK=
+if [ -n "${SPROV_AGENT:-}" ]; then
+	. "$TESTLIB/dns.sh"
+	dns_start --local=/portal.test/ --host-record=$NAME,127.0.0.1 &&
+	    AGENT_OK=1
+	trap 'kill $PID $DNSPID 2>/dev/null; rm -rf "$T"' EXIT
+fi
+if [ -n "$AGENT_OK" ]; then
+	AG="$SPROV_AGENT -s ag"
+	$CA issue-device --mac 00:11:22:33:44:bb --serial SN2 \
+	    --model CP-8851-3PCC -o dev2 >/dev/null
+	$AG init --cert dev2/0011223344bb.crt --key dev2/0011223344bb.key \
+	    --server-ca ca/server-ca.crt >/dev/null
+	$AG set Primary_DNS 127.0.0.1:$DP
+	cp ag/identity.crt ag-old.crt
+	cp ag/identity.key ag-old.key
+	ESTURL="https://$NAME:$PORT/.well-known/est/simplereenroll"
+	refuse "agent renew: an http:// URL is refused" 1 "https://" \
+	    $AG renew "http://$NAME:$PORT/.well-known/est/simplereenroll"
+	check "agent renew: a new certificate from the portal" \
+	    $AG renew "$ESTURL"
+	check "... under the device CA" \
+	    openssl verify -CAfile ca/device-ca.crt ag/identity.crt
+	check "... same subject" cmp \
+	    <(openssl x509 -in ag/identity.crt -noout -subject) \
+	    <(openssl x509 -in ag-old.crt -noout -subject)
+	check "... a new key, the certificate's" sh -c "! cmp -s \
+	    ag/identity.key ag-old.key && test \"\$(openssl x509 -in \
+	    ag/identity.crt -noout -pubkey)\" = \"\$(openssl pkey -in \
+	    ag/identity.key -pubout)\""
+	check "... the key file 0600" test "$(stat -c %a ag/identity.key)" = 600
+	check "... nothing left beside it" sh -c "! ls ag | grep -q new"
+	check "... the agent loads its new identity" sh -c "$AG show >/dev/null"
+	# A renewal cut between its two renames: new key, old certificate,
+	# the new certificate beside them.  The next start completes it.
+	cp ag/identity.crt new.crt
+	cp ag-old.crt ag/identity.crt
+	cp new.crt ag/identity.crt.new
+	$AG show >/dev/null 2>&1
+	check "a renewal cut short is completed at the next start" \
+	    cmp ag/identity.crt new.crt
+	# Cut before: the new pair beside an intact old identity: dropped.
+	cp ag/identity.key ag/identity.key.new
+	cp ag-old.crt ag/identity.crt.new
+	$AG show >/dev/null 2>&1
+	check "... one cut before its renames is dropped, identity intact" \
+	    sh -c "cmp ag/identity.crt new.crt && ! ls ag | grep -q new"
+else
+	skip "agent renew" "SPROV_AGENT not set or no dnsmasq (run by tests/run)"
+fi
 kill $PID; wait $PID 2>/dev/null
 
 # Queue mode: no signer, the operator approves offline.
@@ -264,6 +375,13 @@ check "sprov-ca reject --why" $CA reject "$qid2" --why "CN not ours"
 qenroll q2.b64 >/dev/null
 check "posted again after rejection: 403" test "$(cat est.code)" = 403
 has "... with the operator's reason" est.body "CN not ours"
+if [ -n "$AGENT_OK" ]; then
+	cp ag/identity.crt before.crt
+	refuse "agent renew where device renewal is off: refused" 1 \
+	    "device_renewal" $AG renew "https://$NAME:$PORT/.well-known/est/\
+simplereenroll"
+	check "... the identity unchanged" cmp ag/identity.crt before.crt
+fi
 check "the portal's audit trail verifies" sh -c "$CA audit --verify |
     grep -q 'chain intact'"
 has "... and holds the approval" <($CA audit) "approve"
