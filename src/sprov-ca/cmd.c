@@ -456,9 +456,19 @@ cmd_revoke(struct ca_opts *o)
 		printf("revoked serial %s (%s)\n", serial,
 		    sp_x509_reason_name(reason));
 		/* The portal shows its organisations the state too. */
-		if ((pa = open_portal_db(o, false, &pfail)) != NULL &&
-		    sp_certreq_revoked_serial(pa, serial, reason) == -1)
-			fail("portal.db: %s", sp_accounts_error(pa));
+		if ((pa = open_portal_db(o, false, &pfail)) != NULL) {
+			struct sp_portal_audit e;
+
+			memset(&e, 0, sizeof(e));
+			e.actor = "operator";
+			e.action = "revoke";
+			e.object = serial;
+			e.outcome = "revoked";
+			e.detail = sp_x509_reason_name(reason);
+			if (sp_certreq_revoked_serial(pa, serial, reason) ==
+			    -1 || sp_portal_audit_add(pa, &e) == -1)
+				fail("portal.db: %s", sp_accounts_error(pa));
+		}
 		sp_accounts_close(pa);
 	}
 	printf("publish it with: sprov-ca -d %s crl\n", o->dir);
