@@ -3,8 +3,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -114,4 +116,29 @@ sp_net_peer_ip(int fd, char *dst, size_t dstsz)
 	else if (ss.ss_family == AF_INET6)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
 		    dst, (socklen_t)dstsz);
+}
+
+int
+sp_net_drop_to(const struct passwd *pw, struct sp_err *err)
+{
+	if (geteuid() == 0) {
+		if (setgroups(1, &pw->pw_gid) == -1 ||
+		    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+		    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+			return sp_err_set(err, "cannot become %s: %s",
+			    pw->pw_name, strerror(errno));
+	} else if (geteuid() != pw->pw_uid)
+		return sp_err_set(err, "user %s: not root, cannot switch",
+		    pw->pw_name);
+	return 0;
+}
+
+int
+sp_net_drop(const char *user, struct sp_err *err)
+{
+	struct passwd *pw;
+
+	if ((pw = getpwnam(user)) == NULL)
+		return sp_err_set(err, "user %s: no such user", user);
+	return sp_net_drop_to(pw, err);
 }

@@ -2,7 +2,9 @@
  * Listening sockets for sprov's servers (sprovd, sprov-ca serve): the
  * address syntax of their configuration files, the report of the ports
  * bound (for tests and scripts that listen on port 0), and a peer's
- * address as text.  Errors name the address; nothing is logged.
+ * address as text, and the switch to an unprivileged user once a server
+ * holds what needs root.  Errors name the address or the user; nothing
+ * is logged.
  */
 #ifndef SPROV_NET_H
 #define SPROV_NET_H
@@ -27,5 +29,14 @@ int	sp_net_report(const char *path, const int *fds, size_t n,
 
 /* The peer's address of a connected socket, "?" when unknown. */
 void	sp_net_peer_ip(int fd, char *dst, size_t dstsz);
+
+/*
+ * Becomes pw (groups, real, effective and saved ids: no way back) when
+ * root; when not root, succeeds only if already pw.  sp_net_drop looks
+ * the user up by name.
+ */
+struct passwd;
+int	sp_net_drop_to(const struct passwd *, struct sp_err *);
+int	sp_net_drop(const char *user, struct sp_err *);
 
 #endif

@@ -90,6 +90,7 @@ static const struct sp_cfg_key schema[] = {
 	{ "days", 0 },
 	{ "days_max", 0 },
 	{ "device_renewal", 0 },
+	{ "user", 0 },
 };
 
 /* ------------------------------------------------------------- signer */
@@ -284,18 +285,41 @@ out:
 	X509_REQ_free(req);
 }
 
+static volatile sig_atomic_t signer_stopping, portal_stopping;
+
+static void
+portal_stop(int sig)
+{
+	(void)sig;
+	portal_stopping = 1;
+}
+
+
+static void
+signer_stop(int sig)
+{
+	(void)sig;
+	signer_stopping = 1;
+}
+
 static void
 signer_main(const struct ca_opts *o, int fd)
 {
 	unsigned char msg[sizeof(struct sign_req) + SP_SIGNER_MSG_MAX + 1];
+	struct sigaction sa;
 	struct sp_ca *ca;
 	ssize_t n;
 
+	/* SIGTERM (sent too when the portal dies) interrupts the wait
+	 * (no SA_RESTART): the signer closes the CA and leaves. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = signer_stop;
+	sigaction(SIGTERM, &sa, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	prctl(PR_SET_DUMPABLE, 0);
 	if ((ca = open_ca(o, false)) == NULL)
 		_exit(1);
-	for (;;) {
+	while (!signer_stopping) {
 		n = recv(fd, msg, sizeof(msg), MSG_TRUNC);
 		if (n <= 0)
 			break;
@@ -1003,8 +1027,11 @@ cmd_serve(struct ca_opts *o)
 	const char *v, *mode;
 	char path[PATH_MAX];
 	int sv[2] = { -1, -1 }, lfd = -1, rc = EXIT_ERR;
+	struct sigaction sa;
+	sigset_t stopset, oldset;
 	size_t idx = 0;
 	uint64_t days, days_max;
+	int i;
 
 	memset(&pt, 0, sizeof(pt));
 	pt.signer = -1;
@@ -1052,6 +1079,7 @@ cmd_serve(struct ca_opts *o)
 		}
 		if (pt.signer_pid == 0) {
 			close(sv[0]);
+			sp_cfg_free(cfg);	/* the portal's, not the signer's */
 			signer_main(o, sv[1]);
 		}
 		close(sv[1]);
@@ -1099,7 +1127,28 @@ cmd_serve(struct ca_opts *o)
 		fail("listen_report: %s", err.msg);
 		goto out;
 	}
+	/*
+	 * Everything that needs the invoking user is open: the listener,
+	 * the portal's TLS key (in memory), portal.db.  The signer keeps
+	 * that user (it holds the CA key); the network-facing process
+	 * becomes `user`, which should be able to read neither key.
+	 */
+	if ((v = sp_cfg_get(cfg, "user")) != NULL &&
+	    sp_net_drop(v, &err) == -1) {
+		fail("%s", err.msg);
+		goto out;
+	}
+	prctl(PR_SET_DUMPABLE, 0);
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	signal(SIGPIPE, SIG_IGN);
+	/* SIGTERM and SIGINT interrupt accept (no SA_RESTART): stop. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = portal_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigemptyset(&stopset);
+	sigaddset(&stopset, SIGTERM);
+	sigaddset(&stopset, SIGINT);
 	if (pt.queue)
 		fprintf(stderr, "sprov-ca serve: portal and EST on %s (queue: "
 		    "no CA key here; sign with sprov-ca approve)\n",
@@ -1108,10 +1157,10 @@ cmd_serve(struct ca_opts *o)
 		fprintf(stderr, "sprov-ca serve: portal and EST on %s (online: "
 		    "signer process %ld holds the CA keys)\n",
 		    sp_cfg_get(cfg, "listen"), (long)pt.signer_pid);
-	for (;;) {
+	while (!portal_stopping) {
 		struct cx *c;
 		pthread_t th;
-		int fd;
+		int fd, rcth;
 
 		if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
 			if (errno == EINTR || errno == ECONNABORTED ||
@@ -1135,7 +1184,12 @@ cmd_serve(struct ca_opts *o)
 			free(c);
 			continue;
 		}
-		if (pthread_create(&th, NULL, conn_main, c) != 0) {
+		/* The thread is born with the stop signals blocked: they
+		 * must reach this one, waiting in accept. */
+		pthread_sigmask(SIG_BLOCK, &stopset, &oldset);
+		rcth = pthread_create(&th, NULL, conn_main, c);
+		pthread_sigmask(SIG_SETMASK, &oldset, NULL);
+		if (rcth != 0) {
 			ip_leave(&pt, c->ip);
 			atomic_fetch_sub(&pt.conns, 1);
 			close(fd);
@@ -1143,6 +1197,21 @@ cmd_serve(struct ca_opts *o)
 			continue;
 		}
 		pthread_detach(th);
+	}
+	if (portal_stopping) {
+		/* Connections end within their deadlines; then clean up. */
+		for (i = 0; atomic_load(&pt.conns) > 0 &&
+		    i < 40 * SP_PORTAL_TIMEOUT_S; i++)
+			usleep(50000);
+		if (atomic_load(&pt.conns) == 0) {
+			fprintf(stderr, "sprov-ca serve: stopped\n");
+			rc = EXIT_OK;
+		} else {
+			/* A thread still runs: leave its memory alone. */
+			fprintf(stderr, "sprov-ca serve: stopped with %d "
+			    "connections open\n", atomic_load(&pt.conns));
+			_exit(EXIT_OK);
+		}
 	}
 out:
 	if (lfd != -1)

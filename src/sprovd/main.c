@@ -134,31 +134,6 @@ raise_fd_limit(const struct sprovd_conf *conf)
 		    conf->live.max_connections);
 }
 
-static int
-drop_to(const struct passwd *pw, struct sp_err *err)
-{
-	if (geteuid() == 0) {
-		if (setgroups(1, &pw->pw_gid) == -1 ||
-		    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
-		    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
-			return sp_err_set(err, "cannot become %s: %s",
-			    pw->pw_name, strerror(errno));
-	} else if (geteuid() != pw->pw_uid)
-		return sp_err_set(err, "user %s: not root, cannot switch",
-		    pw->pw_name);
-	return 0;
-}
-
-static int
-drop_privileges(const char *user, struct sp_err *err)
-{
-	struct passwd *pw;
-
-	if ((pw = getpwnam(user)) == NULL)
-		return sp_err_set(err, "user %s: no such user", user);
-	return drop_to(pw, err);
-}
-
 /* mkdir -p under root (a path that starts with '/'). */
 static int
 mkdirs(const char *root, const char *path)
@@ -330,7 +305,7 @@ spawn(struct gen *g, int *fds, size_t nfds, struct sp_log *log)
 	if (empty_view(g->conf, &err) == -1)
 		sp_log(log, SP_LOG_WARN, "server process: no empty mount view "
 		    "(%s): it sees the whole file system", err.msg);
-	if (drop_to(pw, &err) == -1) {
+	if (sp_net_drop_to(pw, &err) == -1) {
 		sp_log(log, SP_LOG_ERR, "server process: %s", err.msg);
 		_exit(1);
 	}
@@ -589,7 +564,7 @@ main(int argc, char *argv[])
 	}
 	raise_fd_limit(&conf);
 	if (!privsep) {
-		if (conf.user != NULL && drop_privileges(conf.user, &err) ==
+		if (conf.user != NULL && sp_net_drop(conf.user, &err) ==
 		    -1) {
 			fprintf(stderr, "sprovd: %s\n", err.msg);
 			goto out;

@@ -242,6 +242,9 @@ check "the portal process has no CA key file open" sh -c "! ls -l \
     /proc/$PID/fd 2>/dev/null | grep -q '\\.key'"
 kill $PID
 wait $PID 2>/dev/null
+st=$?
+check "SIGTERM: the portal stops cleanly (exit 0)" test "$st" = 0
+has "... saying so" serve.log "sprov-ca serve: stopped"
 sleep 0.2
 # Gone, or a zombie nobody has reaped yet: not running.
 check "the signer ends with the portal" sh -c "! ps -p $kid -o stat= |
@@ -256,9 +259,30 @@ start() {	# conf log: starts a portal, sets PID and PORT
 	for i in $(seq 1 100); do [ -s listen.txt ] && break; sleep 0.05; done
 	PORT=$(sed 's/.*://' listen.txt)
 }
+# As root, the other portals run as nobody (the signer keeps root and
+# the CA key); everything below must work that way.
+AS=
+if [ "$(id -u)" = 0 ]; then
+	AS="user nobody"
+fi
 cp portal.conf dev.conf
-echo "device_renewal yes" >> dev.conf
+printf '%s\n' "device_renewal yes" "$AS" >> dev.conf
 start dev.conf dev.log
+if [ -n "$AS" ]; then
+	# It switches just after the listen report (written as root).
+	for i in $(seq 1 100); do
+		grep -E '^Uid:' /proc/$PID/status | grep -qw "$(id -u nobody)" &&
+		    break
+		sleep 0.05
+	done
+	check "user nobody: the portal process runs as nobody" sh -c \
+	    "grep -E '^Uid:' /proc/$PID/status | grep -qw $(id -u nobody)"
+	kid=$(pgrep -P $PID | head -1)
+	check "... its signer keeps root" sh -c \
+	    "grep -E '^Uid:' /proc/$kid/status | grep -qw 0"
+else
+	skip "user nobody" "not root: no user to switch to"
+fi
 reenroll dev/001122334455.crt dev/001122334455.key dev.b64 | base64 -d \
     > dev.p7
 check "device renewal enabled: 200" test "$(cat est.code)" = 200
@@ -338,7 +362,7 @@ kill $PID; wait $PID 2>/dev/null
 
 # Queue mode: no signer, the operator approves offline.
 cp portal.conf queue.conf
-echo "mode queue" >> queue.conf
+printf '%s\n' "mode queue" "$AS" >> queue.conf
 start queue.conf queue.log
 check "queue mode: no signer process" sh -c "test -z \"\$(pgrep -P $PID)\""
 csr q1.telco.net -newkey ec -pkeyopt ec_paramgen_curve:P-256 > q1.b64
