@@ -286,12 +286,38 @@ out:
 }
 
 static volatile sig_atomic_t signer_stopping, portal_stopping;
+static volatile sig_atomic_t portal_reload;
 
 static void
 portal_stop(int sig)
 {
-	(void)sig;
-	portal_stopping = 1;
+	if (sig == SIGHUP)
+		portal_reload = 1;
+	else
+		portal_stopping = 1;
+}
+
+/*
+ * SIGHUP: the portal's certificate (and key) read again.  After `user`
+ * the key file is out of reach: the certificate is re-read and must
+ * match the key in use.  A failure keeps the running context.
+ */
+static void
+reload_tls(struct portal *pt, const struct sp_tls_config *tc, bool dropped)
+{
+	struct sp_tls_server *n;
+	struct sp_err err;
+
+	n = dropped ? sp_tls_server_reload(pt->tls, tc, &err) :
+	    sp_tls_server_new(tc, &err);
+	if (n == NULL) {
+		fprintf(stderr, "sprov-ca serve: reload refused, still "
+		    "serving the old certificate: %s\n", err.msg);
+		return;
+	}
+	sp_tls_server_unref(pt->tls);
+	pt->tls = n;
+	fprintf(stderr, "sprov-ca serve: reloaded %s\n", tc->cert[0]);
 }
 
 
@@ -944,7 +970,7 @@ conn_main(void *arg)
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if ((buf = malloc(cap)) == NULL ||
-	    (t = sp_tls_accept(pt->tls, c->fd, &err)) == NULL ||
+	    (t = sp_tls_accept(c->tls, c->fd, &err)) == NULL ||
 	    sp_tls_handshake(t) != 0)
 		goto out;
 	/* The head, then the body it announces (bounded). */
@@ -994,6 +1020,7 @@ out:
 	sp_tls_conn_free(t);
 	close(c->fd);
 	free(buf);
+	sp_tls_server_unref(c->tls);
 	ip_leave(pt, c->ip);
 	atomic_fetch_sub(&pt->conns, 1);
 	free(c);
@@ -1029,6 +1056,7 @@ cmd_serve(struct ca_opts *o)
 	int sv[2] = { -1, -1 }, lfd = -1, rc = EXIT_ERR;
 	struct sigaction sa;
 	sigset_t stopset, oldset;
+	bool dropped = false;
 	size_t idx = 0;
 	uint64_t days, days_max;
 	int i;
@@ -1133,22 +1161,27 @@ cmd_serve(struct ca_opts *o)
 	 * that user (it holds the CA key); the network-facing process
 	 * becomes `user`, which should be able to read neither key.
 	 */
-	if ((v = sp_cfg_get(cfg, "user")) != NULL &&
-	    sp_net_drop(v, &err) == -1) {
-		fail("%s", err.msg);
-		goto out;
+	if ((v = sp_cfg_get(cfg, "user")) != NULL) {
+		if (sp_net_drop(v, &err) == -1) {
+			fail("%s", err.msg);
+			goto out;
+		}
+		dropped = true;
 	}
 	prctl(PR_SET_DUMPABLE, 0);
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	signal(SIGPIPE, SIG_IGN);
-	/* SIGTERM and SIGINT interrupt accept (no SA_RESTART): stop. */
+	/* SIGTERM and SIGINT (stop) and SIGHUP (reload) interrupt accept
+	 * (no SA_RESTART). */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = portal_stop;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	sigemptyset(&stopset);
 	sigaddset(&stopset, SIGTERM);
 	sigaddset(&stopset, SIGINT);
+	sigaddset(&stopset, SIGHUP);
 	if (pt.queue)
 		fprintf(stderr, "sprov-ca serve: portal and EST on %s (queue: "
 		    "no CA key here; sign with sprov-ca approve)\n",
@@ -1162,6 +1195,10 @@ cmd_serve(struct ca_opts *o)
 		pthread_t th;
 		int fd, rcth;
 
+		if (portal_reload) {
+			portal_reload = 0;
+			reload_tls(&pt, &tc, dropped);
+		}
 		if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
 			if (errno == EINTR || errno == ECONNABORTED ||
 			    errno == EMFILE || errno == ENFILE)
@@ -1177,8 +1214,13 @@ cmd_serve(struct ca_opts *o)
 		}
 		c->pt = &pt;
 		c->fd = fd;
+		/* Taken here, where a reload swaps pt.tls: the thread's
+		 * context cannot be freed under it. */
+		c->tls = pt.tls;
+		sp_tls_server_ref(c->tls);
 		sp_net_peer_ip(fd, c->ip, sizeof(c->ip));
 		if (!ip_enter(&pt, c->ip)) {
+			sp_tls_server_unref(c->tls);
 			atomic_fetch_sub(&pt.conns, 1);
 			close(fd);
 			free(c);
@@ -1190,6 +1232,7 @@ cmd_serve(struct ca_opts *o)
 		rcth = pthread_create(&th, NULL, conn_main, c);
 		pthread_sigmask(SIG_SETMASK, &oldset, NULL);
 		if (rcth != 0) {
+			sp_tls_server_unref(c->tls);
 			ip_leave(&pt, c->ip);
 			atomic_fetch_sub(&pt.conns, 1);
 			close(fd);

@@ -49,6 +49,7 @@ struct portal {
 
 struct cx {
 	struct portal		*pt;
+	struct sp_tls_server	*tls;		/* a reference of its own */
 	int			 fd;
 	char			 ip[INET6_ADDRSTRLEN];
 };

@@ -399,6 +399,32 @@ check "sprov-ca reject --why" $CA reject "$qid2" --why "CN not ours"
 qenroll q2.b64 >/dev/null
 check "posted again after rejection: 403" test "$(cat est.code)" = 403
 has "... with the operator's reason" est.body "CN not ours"
+# SIGHUP: the portal's own certificate read again (as nobody: with the
+# key in use; a certificate for another key is refused, the old one kept).
+served() { openssl s_client -connect 127.0.0.1:$PORT -servername $NAME \
+    </dev/null 2>/dev/null | openssl x509 -noout -serial; }
+openssl req -new -key portal.key -subj "/CN=$NAME" -out portal2.csr
+$CA sign-server portal2.csr -o portal2.crt 2>/dev/null
+cp portal2.crt portal.crt
+chmod 711 "$T"	# the certificate must be readable by `user`
+kill -HUP $PID
+for i in $(seq 1 40); do grep -q reloaded queue.log && break; sleep 0.05; done
+check "SIGHUP: the renewed portal certificate is served" test \
+    "$(served)" = "$(openssl x509 -in portal2.crt -noout -serial)"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout portal3.key -subj "/CN=$NAME" -out portal3.csr 2>/dev/null
+$CA sign-server portal3.csr -o portal3.crt 2>/dev/null
+cp portal3.crt portal.crt
+kill -HUP $PID
+for i in $(seq 1 40); do grep -q "reload refused" queue.log && break
+	sleep 0.05; done
+if [ -n "$AS" ]; then
+	has "SIGHUP as nobody, a certificate for another key: refused" \
+	    queue.log "reload refused"
+	check "... and the previous certificate still served" test \
+	    "$(served)" = "$(openssl x509 -in portal2.crt -noout -serial)"
+fi
+cp portal2.crt portal.crt
 if [ -n "$AGENT_OK" ]; then
 	cp ag/identity.crt before.crt
 	refuse "agent renew where device renewal is off: refused" 1 \
