@@ -73,6 +73,10 @@ static const char *const defaults[][2] = {
 	{ "Custom_CA_Provisioning_Status", "" },
 	{ "Custom_CA_Info", "Not Installed" },
 	{ "HTTP_Report_Method", "POST" },
+	/* sprov's own (no Cisco phone has them): where and when the device
+	 * renews its certificate through EST (sprov-agent(8)). */
+	{ "Cert_Renew_Rule", "" },
+	{ "Cert_Renew_Days", "30" },
 };
 
 struct agent {
@@ -682,6 +686,49 @@ out:
 	X509_free(old);
 	X509_free(x);
 	return rc;
+}
+
+/*
+ * After a resync in `run`: renews the certificate when Cert_Renew_Rule
+ * names the EST service (macros expanded) and fewer than Cert_Renew_Days
+ * days are left.  A failure is logged and retried after the next resync.
+ */
+static void
+renew_if_due(struct agent *a)
+{
+	const char *rule = param(a, "Cert_Renew_Rule");
+	struct sp_err err;
+	struct sp_buf u;
+	X509 *x;
+	char *end;
+	long days;
+	int left = 0, sec = 0;
+
+	if (rule[0] == '\0')
+		return;
+	errno = 0;
+	days = strtol(param(a, "Cert_Renew_Days"), &end, 10);
+	if (errno != 0 || *end != '\0' || days < 1 || days > 3650) {
+		fprintf(stderr, "sprov-agent: Cert_Renew_Days must be 1 to "
+		    "3650\n");
+		return;
+	}
+	if ((x = sp_x509_cert_load(a->path[P_CRT], &err)) == NULL) {
+		fprintf(stderr, "sprov-agent: %s\n", err.msg);
+		return;
+	}
+	if (ASN1_TIME_diff(&left, &sec, NULL, X509_get0_notAfter(x)) != 1)
+		left = 0;
+	X509_free(x);
+	if (left >= days)
+		return;
+	sp_buf_init(&u, 4096);
+	if (expand(a, rule, false, &u) == 0) {
+		fprintf(stderr, "sprov-agent: certificate expires in %d days: "
+		    "renewing\n", left);
+		cmd_renew(a, u.data);
+	}
+	sp_buf_release(&u);
 }
 
 /*
@@ -1451,6 +1498,7 @@ cmd_run(struct agent *a)
 			rc = EXIT_UNCHANGED;
 		} else
 			rc = cmd_resync(a, NULL);
+		renew_if_due(a);
 		if (sp_sched_parse(&sch, param_get, a, &err) == -1)
 			fprintf(stderr, "sprov-agent: %s (keeping the old "
 			    "schedule)\n", err.msg);

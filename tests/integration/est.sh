@@ -355,6 +355,42 @@ if [ -n "$AGENT_OK" ]; then
 	$AG show >/dev/null 2>&1
 	check "... one cut before its renames is dropped, identity intact" \
 	    sh -c "cmp ag/identity.crt new.crt && ! ls ag | grep -q new"
+	# run: renewed by itself once fewer than Cert_Renew_Days are left.
+	AG2="$SPROV_AGENT -s ag2"
+	$CA issue-device --mac 00:11:22:33:44:cc --days 10 -o dev3 >/dev/null
+	$AG2 init --cert dev3/0011223344cc.crt --key dev3/0011223344cc.key \
+	    --server-ca ca/server-ca.crt >/dev/null
+	$AG2 set Primary_DNS 127.0.0.1:$DP
+	$AG2 set Resync_Random_Delay 0
+	$AG2 set Profile_Rule "https://$NAME:$PORT/nothing.xml"
+	$AG2 set Cert_Renew_Rule "$ESTURL"
+	$AG2 set Cert_Renew_Days 5
+	cp ag2/identity.crt ag2-old.crt
+	$AG2 -d run 2>run1.log &
+	APID=$!
+	for i in $(seq 1 100); do grep -q "Resync failed" run1.log && break
+		sleep 0.05; done
+	sleep 0.5
+	kill $APID; wait $APID 2>/dev/null
+	check "agent run: 10 days left, Cert_Renew_Days 5: not renewed" \
+	    cmp ag2/identity.crt ag2-old.crt
+	$AG2 set Cert_Renew_Days 30
+	$AG2 -d run 2>run2.log >run2.out &
+	APID=$!
+	for i in $(seq 1 100); do cmp -s ag2/identity.crt ag2-old.crt ||
+		break; sleep 0.05; done
+	sleep 0.2
+	kill $APID; wait $APID 2>/dev/null
+	check "agent run: Cert_Renew_Days 30: renewed by itself" sh -c \
+	    "! cmp -s ag2/identity.crt ag2-old.crt"
+	has "... saying so" run2.log "certificate expires in"
+	# The renewed certificate keeps the lifetime of the current one.
+	na() { date -d "$(openssl x509 -in "$1" -noout -enddate |
+	    cut -d= -f2)" +%s; }
+	check "... a certificate that ends no sooner, same lifetime" \
+	    sh -c "test $(na ag2/identity.crt) -ge $(na ag2-old.crt) &&
+	    openssl x509 -in ag2/identity.crt -noout -checkend \
+	    $((9 * 86400)) >/dev/null"
 else
 	skip "agent renew" "SPROV_AGENT not set or no dnsmasq (run by tests/run)"
 fi
