@@ -23,6 +23,8 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdint.h>
@@ -55,6 +57,7 @@
 
 #define EST_PREFIX	"/.well-known/est"
 #define PORTAL_BACKLOG	128
+#define PORTAL_LISTEN_MAX	8
 #define SIGN_MAGIC_REQ	0x53505251u	/* "SPRQ" */
 #define SIGN_MAGIC_REP	0x53505250u	/* "SPRP" */
 #define BODY_MAX	(SP_FORM_BODY_MAX > SP_EST_BODY_MAX ? \
@@ -1053,7 +1056,10 @@ cmd_serve(struct ca_opts *o)
 	struct sp_err err;
 	const char *v, *mode;
 	char path[PATH_MAX];
-	int sv[2] = { -1, -1 }, lfd = -1, rc = EXIT_ERR;
+	int sv[2] = { -1, -1 }, lfd[PORTAL_LISTEN_MAX], rc = EXIT_ERR;
+	struct pollfd pfd[PORTAL_LISTEN_MAX];
+	nfds_t nl = 0, k, next = 0;
+	int fl;
 	struct sigaction sa;
 	sigset_t stopset, oldset;
 	bool dropped = false;
@@ -1141,17 +1147,22 @@ cmd_serve(struct ca_opts *o)
 		fail("%s", err.msg);
 		goto out;
 	}
-	v = sp_cfg_next(cfg, "listen", &idx);
-	if (sp_cfg_next(cfg, "listen", &idx) != NULL) {
-		fail("%s: one listen line (more are not served yet)", o->conf);
-		goto out;
-	}
-	if (sp_net_listen(v, PORTAL_BACKLOG, false, &lfd, &err) == -1) {
-		fail("%s", err.msg);
-		goto out;
+	while ((v = sp_cfg_next(cfg, "listen", &idx)) != NULL) {
+		if (nl == PORTAL_LISTEN_MAX) {
+			fail("%s: at most %d listen lines", o->conf,
+			    PORTAL_LISTEN_MAX);
+			goto out;
+		}
+		/* Non-blocking: poll says which one has a connection. */
+		if (sp_net_listen(v, PORTAL_BACKLOG, true, &lfd[nl],
+		    &err) == -1) {
+			fail("%s", err.msg);
+			goto out;
+		}
+		nl++;
 	}
 	if ((v = sp_cfg_get(cfg, "listen_report")) != NULL &&
-	    sp_net_report(v, &lfd, 1, &err) == -1) {
+	    sp_net_report(v, lfd, nl, &err) == -1) {
 		fail("listen_report: %s", err.msg);
 		goto out;
 	}
@@ -1199,12 +1210,42 @@ cmd_serve(struct ca_opts *o)
 			portal_reload = 0;
 			reload_tls(&pt, &tc, dropped);
 		}
-		if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
+		if (next == 0) {
+			for (k = 0; k < nl; k++) {
+				pfd[k].fd = lfd[k];
+				pfd[k].events = POLLIN;
+				pfd[k].revents = 0;
+			}
+			if (poll(pfd, nl, -1) == -1) {
+				if (errno == EINTR)
+					continue;
+				fail("poll: %s", strerror(errno));
+				break;
+			}
+		}
+		/* Each ready listener in turn, one connection each. */
+		while (next < nl && (pfd[next].revents & POLLIN) == 0)
+			next++;
+		if (next == nl) {
+			next = 0;
+			continue;
+		}
+		fd = accept4(lfd[next++], NULL, NULL, SOCK_CLOEXEC);
+		if (next == nl)
+			next = 0;
+		if (fd == -1) {
 			if (errno == EINTR || errno == ECONNABORTED ||
-			    errno == EMFILE || errno == ENFILE)
+			    errno == EMFILE || errno == ENFILE ||
+			    errno == EAGAIN || errno == EWOULDBLOCK)
 				continue;
 			fail("accept: %s", strerror(errno));
 			break;
+		}
+		/* The connection's socket blocks (deadlines, one thread). */
+		if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+		    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1) {
+			close(fd);
+			continue;
 		}
 		if (atomic_fetch_add(&pt.conns, 1) >= SP_PORTAL_CONNS_MAX ||
 		    (c = calloc(1, sizeof(*c))) == NULL) {
@@ -1257,8 +1298,8 @@ cmd_serve(struct ca_opts *o)
 		}
 	}
 out:
-	if (lfd != -1)
-		close(lfd);
+	for (k = 0; k < nl; k++)
+		close(lfd[k]);
 	if (pt.signer != -1)
 		close(pt.signer);
 	if (sv[0] != -1)

@@ -26,10 +26,21 @@ listen_report $T/listen.txt
 cert $T/portal.crt
 key $T/portal.key
 EOF
-cp portal.conf two.conf
-echo "listen 127.0.0.1:0" >> two.conf
-refuse "a second listen line is refused, not ignored" 1 "one listen line" \
-    $CA serve -f two.conf
+# Two listeners (IPv4 and IPv6 loopback), both served.
+sed "s|$T/listen.txt|$T/two.txt|" portal.conf > two.conf
+echo "listen [::1]:0" >> two.conf
+$CA serve -f two.conf 2>two.log &
+TPID=$!
+for i in $(seq 1 100); do [ -s two.txt ] && break; sleep 0.05; done
+check "two listen lines: two addresses reported" test "$(wc -l < two.txt)" = 2
+for a in $(cat two.txt); do
+	host=${a%:*}; host=${host#[}; host=${host%]}
+	check "... $a serves EST" sh -c "curl -sS --max-time 10 --cacert \
+	    ca/server-ca.crt --resolve '$NAME:${a##*:}:$host' \
+	    https://$NAME:${a##*:}/.well-known/est/cacerts | base64 -d |
+	    openssl pkcs7 -inform DER -print_certs >/dev/null"
+done
+kill $TPID; wait $TPID 2>/dev/null
 $CA serve -f portal.conf 2>serve.log &
 PID=$!
 trap 'kill $PID 2>/dev/null; rm -rf "$T"' EXIT
