@@ -133,10 +133,16 @@ static const char schema_v2[] =
     "CREATE TRIGGER portal_audit_no_delete BEFORE DELETE ON portal_audit"
     " BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;";
 
+/* A re-enrolment request keeps the certificate that authenticated it,
+ * for the operator's approval to check again. */
+static const char schema_v3[] =
+    "ALTER TABLE requests ADD COLUMN prev_cert BLOB;";
+
 /* migrations[i] takes the schema from version i to i + 1. */
 static const char *const migrations[] = {
 	schema_v1,
 	schema_v2,
+	schema_v3,
 };
 
 /* ---------------------------------------------------------- statements */
@@ -1225,6 +1231,29 @@ user_get(struct sp_accounts *a, const char *user, char *hash, size_t n,
 	}
 	stmt_done(st);
 	return rc;
+}
+
+int
+sp_accounts_user_state(struct sp_accounts *a, const char *user, char *org,
+    char *stamp)
+{
+	char hash[HASH_TEXT_MAX + 1];
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	bool disabled = false;
+	int rc;
+
+	if ((rc = user_get(a, user, hash, sizeof(hash), &disabled, org)) != 0)
+		return rc == 1 ? 0 : -1;
+	if (disabled)
+		return 0;
+	/* A new password is a new salt and key: a new stamp. */
+	if (EVP_Digest(hash, strlen(hash), md, &mdlen, EVP_sha256(), NULL) !=
+	    1 || mdlen != 32)
+		return sp_err_set(&a->err, "accounts: hash failed");
+	sp_str_hex(stamp, md, SP_ACCOUNT_STAMP_LEN / 2);
+	OPENSSL_cleanse(hash, sizeof(hash));
+	return 1;
 }
 
 static int

@@ -26,7 +26,8 @@
 #include "store-int.h"
 
 #define REQ_COLS "id, org, user, via, state, cn, fqdn, days, created, " \
-	"decided, decided_by, why, serial, not_after, revoke, revoke_reason"
+	"decided, decided_by, why, serial, not_after, revoke, revoke_reason, " \
+	"prev_cert IS NOT NULL"
 #define AUDIT_FIELDS 7
 
 static int
@@ -77,6 +78,7 @@ row_fill(sqlite3_stmt *st, struct sp_certreq *r)
 	r->not_after = (time_t)sqlite3_column_int64(st, 13);
 	col_text(st, 14, r->revoke, sizeof(r->revoke));
 	r->revoke_reason = sqlite3_column_int(st, 15);
+	r->reenroll = sqlite3_column_int(st, 16) != 0;
 }
 
 static int
@@ -134,8 +136,9 @@ sp_certreq_release(struct sp_certreq *r)
 		return;
 	free(r->csr);
 	free(r->cert);
-	r->csr = r->cert = NULL;
-	r->csrlen = r->certlen = 0;
+	free(r->prev);
+	r->csr = r->cert = r->prev = NULL;
+	r->csrlen = r->certlen = r->prevlen = 0;
 }
 
 int
@@ -157,8 +160,8 @@ sp_certreq_add(struct sp_accounts *a, const struct sp_certreq *r,
 	}
 	if ((st = prep(a, "INSERT INTO requests(org, user, via, state, cn, "
 	    "fqdn, days, created, decided, decided_by, csr, csr_sha256, "
-	    "cert, serial, not_after) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-	    "?9, ?10, ?11, ?12, ?13, ?14, ?15)")) == NULL)
+	    "cert, serial, not_after, prev_cert) VALUES(?1, ?2, ?3, ?4, ?5, "
+	    "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)")) == NULL)
 		goto out;
 	sqlite3_bind_text(st, 1, r->org, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, r->user, -1, SQLITE_STATIC);
@@ -178,6 +181,9 @@ sp_certreq_add(struct sp_accounts *a, const struct sp_certreq *r,
 		sqlite3_bind_blob(st, 13, der, derlen, SQLITE_STATIC);
 	sqlite3_bind_text(st, 14, serial, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 15, (sqlite3_int64)na);
+	if (r->prev != NULL)
+		sqlite3_bind_blob(st, 16, r->prev, (int)r->prevlen,
+		    SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		db_fail(a, "requests");
 		goto out;
@@ -202,8 +208,9 @@ get_one(struct sp_accounts *a, sqlite3_stmt *st, struct sp_certreq *r)
 	if (s != SQLITE_ROW)
 		return db_fail(a, "requests");
 	row_fill(st, r);
-	if (blob_dup(st, 16, &r->csr, &r->csrlen) == -1 ||
-	    blob_dup(st, 17, &r->cert, &r->certlen) == -1) {
+	if (blob_dup(st, 17, &r->csr, &r->csrlen) == -1 ||
+	    blob_dup(st, 18, &r->cert, &r->certlen) == -1 ||
+	    blob_dup(st, 19, &r->prev, &r->prevlen) == -1) {
 		sp_certreq_release(r);
 		return sp_err_set(sp_accounts_err(a), "out of memory");
 	}
@@ -216,8 +223,8 @@ sp_certreq_get(struct sp_accounts *a, long long id, struct sp_certreq *r)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((st = prep(a, "SELECT " REQ_COLS ", csr, cert FROM requests "
-	    "WHERE id=?1")) == NULL)
+	if ((st = prep(a, "SELECT " REQ_COLS ", csr, cert, prev_cert FROM "
+	    "requests WHERE id=?1")) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	rc = get_one(a, st, r);
@@ -235,9 +242,9 @@ sp_certreq_find_csr(struct sp_accounts *a, const char *org,
 
 	if (sha256_hex(csr, csrlen, sha) == -1)
 		return sp_err_set(sp_accounts_err(a), "requests: hash failed");
-	if ((st = prep(a, "SELECT " REQ_COLS ", csr, cert FROM requests "
-	    "WHERE org=?1 AND csr_sha256=?2 ORDER BY id DESC LIMIT 1")) ==
-	    NULL)
+	if ((st = prep(a, "SELECT " REQ_COLS ", csr, cert, prev_cert FROM "
+	    "requests WHERE org=?1 AND csr_sha256=?2 ORDER BY id DESC "
+	    "LIMIT 1")) == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, sha, -1, SQLITE_STATIC);
@@ -428,6 +435,19 @@ bind_opt(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_null(st, i);
 }
 
+/* A field cut to SP_AUDIT_FIELD_MAX bytes, "..." marking the cut: what
+ * anyone may type (a user name at the login form) must not grow an
+ * append-only table by 96 KiB a request. */
+static const char *
+audit_cut(const char *v, char *buf)
+{
+	if (v == NULL || strlen(v) <= SP_AUDIT_FIELD_MAX)
+		return v;
+	memcpy(buf, v, SP_AUDIT_FIELD_MAX - 3);
+	memcpy(buf + SP_AUDIT_FIELD_MAX - 3, "...", 4);
+	return buf;
+}
+
 int
 sp_portal_audit_add(struct sp_accounts *a, const struct sp_portal_audit *in)
 {
@@ -436,12 +456,19 @@ sp_portal_audit_add(struct sp_accounts *a, const struct sp_portal_audit *in)
 	struct sp_portal_audit e = *in;
 	const char *f[AUDIT_FIELDS];
 	size_t n[AUDIT_FIELDS];
-	char prev[65], hash[65];
+	char prev[65], hash[65], cut[AUDIT_FIELDS][SP_AUDIT_FIELD_MAX + 1];
 	int rc = -1, intx = 0;
 
 	if (e.actor == NULL || e.action == NULL || e.outcome == NULL)
 		return sp_err_set(sp_accounts_err(a), "audit: actor, action "
 		    "and outcome are needed");
+	e.actor = audit_cut(e.actor, cut[0]);
+	e.org = audit_cut(e.org, cut[1]);
+	e.ip = audit_cut(e.ip, cut[2]);
+	e.action = audit_cut(e.action, cut[3]);
+	e.object = audit_cut(e.object, cut[4]);
+	e.outcome = audit_cut(e.outcome, cut[5]);
+	e.detail = audit_cut(e.detail, cut[6]);
 	/* The head is read and extended under the write lock: one chain
 	 * even with the portal and an operator writing at once. */
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=

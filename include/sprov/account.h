@@ -106,6 +106,16 @@ int	sp_accounts_domain_allowed(struct sp_accounts *, const char *org,
 	    const char *fqdn);
 
 /*
+ * What a session checks on every request: 1 when user exists and is not
+ * disabled, with its org (SP_ACCOUNT_ORG_MAX + 1 bytes) and a stamp
+ * (SP_ACCOUNT_STAMP_LEN + 1 bytes of hex) that changes with the password;
+ * 0 unknown or disabled; -1 error.
+ */
+#define SP_ACCOUNT_STAMP_LEN	32
+int	sp_accounts_user_state(struct sp_accounts *, const char *user,
+	    char *org, char *stamp);
+
+/*
  * The org whose domains cover fqdn, into org (SP_ACCOUNT_ORG_MAX + 1
  * bytes): 1 found, 0 none (or a malformed name), -1 error.  For a
  * certificate presented without an account (EST re-enrolment).

@@ -52,13 +52,18 @@ struct sp_certreq {
 	size_t		 csrlen;
 	unsigned char	*cert;			/* DER, owned; NULL unless issued */
 	size_t		 certlen;
+	/* Re-enrolment: the certificate that authenticated the request
+	 * (DER, owned), NULL otherwise; reenroll says which in lists. */
+	unsigned char	*prev;
+	size_t		 prevlen;
+	bool		 reenroll;
 };
 
 void	sp_certreq_release(struct sp_certreq *);
 
 /*
- * A new request from org/user (via, cn, fqdn, days, csr/csrlen read from
- * r), pending; or issued at once when cert is not NULL (online mode).
+ * A new request from org/user (via, cn, fqdn, days, csr/csrlen and
+ * prev/prevlen read from r), pending; or issued at once when cert is not NULL (online mode).
  * Its id in *id.
  */
 int	sp_certreq_add(struct sp_accounts *, const struct sp_certreq *r,

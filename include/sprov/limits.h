@@ -183,20 +183,22 @@
 
 /*
  * sprov-ca serve: connections served at once (one thread each: the portal
- * sees providers, not phones), the deadline of each read and write, and a
- * message between the portal and its signer process (a PKCS#10 in DER and
+ * sees providers, not phones), the deadline of a whole connection
+ * (handshake, request and answer: a client trickling bytes holds its slot
+ * no longer), and a message between the portal and its signer process (a PKCS#10 in DER and
  * the names of who asked; a certificate or a reason back).
  */
 #define SP_PORTAL_CONNS_MAX	64
-#define SP_PORTAL_TIMEOUT_S	10
-/* Of those, at most this many from one address: one client holding
- * connections open cannot take the portal from every other. */
+#define SP_PORTAL_REQUEST_S	30
+/* Of those, at most this many from one address (IPv6: one /64): one
+ * client holding connections open cannot take the portal from others. */
 #define SP_PORTAL_CONNS_PER_IP	8
 #define SP_SIGNER_MSG_MAX	(SP_EST_BODY_MAX + 512)
 /*
  * Web sessions of the portal, kept in the portal process (a restart logs
- * everyone out): at most SESSIONS_MAX at once (the oldest not logged in
- * are dropped first), idle ones end after IDLE_S, any after MAX_S.
+ * everyone out; before login nothing is kept): at most SESSIONS_MAX at
+ * once (the one idle longest is dropped), idle ones end after IDLE_S, any
+ * after MAX_S.
  */
 #define SP_PORTAL_SESSIONS_MAX	4096
 #define SP_PORTAL_SESSION_IDLE_S	1800
@@ -211,6 +213,8 @@
 /* An operator's reason to reject; rows of a request list. */
 #define SP_CERTREQ_WHY_MAX	200
 #define SP_CERTREQ_LIST_MAX	500
+/* A field of the portal's audit trail (longer ones are cut, marked). */
+#define SP_AUDIT_FIELD_MAX	256
 
 /*
  * Browser forms of the CA portal (form.h), all untrusted input.  FIELDS:

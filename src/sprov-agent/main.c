@@ -8,12 +8,14 @@
  *   params.xml (0600)			every parameter, flat-profile XML,
  *					replaced atomically
  */
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <getopt.h>
 #include <limits.h>
@@ -224,6 +226,22 @@ remove_leftovers(const char *dir)
 	closedir(d);
 }
 
+/* An exclusive lock on the state directory (a renewal and a start of
+ * another agent on the same state must not interleave); -1 if not had. */
+static int
+state_lock(struct agent *a, bool wait)
+{
+	int fd;
+
+	if ((fd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /*
  * A renewal cut short (install_identity): a certificate waiting beside the
  * key it belongs to is moved into place; anything else left is dropped
@@ -237,12 +255,18 @@ finish_renewal(struct agent *a)
 	EVP_PKEY *k;
 	X509 *x;
 	bool pair = false;
+	int lk;
 
+	/* Another agent renewing right now: its files, not leftovers. */
+	if ((lk = state_lock(a, false)) == -1)
+		return;
 	snprintf(knew, sizeof(knew), "%s.new", a->path[P_KEY]);
 	snprintf(cnew, sizeof(cnew), "%s.new", a->path[P_CRT]);
 	unlink(knew);
-	if ((x = sp_x509_cert_load(cnew, &err)) == NULL)
+	if ((x = sp_x509_cert_load(cnew, &err)) == NULL) {
+		close(lk);
 		return;
+	}
 	if ((k = sp_x509_key_load(a->path[P_KEY], NULL, &err)) != NULL)
 		pair = EVP_PKEY_eq(X509_get0_pubkey(x), k) == 1;
 	if (!pair || rename(cnew, a->path[P_CRT]) == -1)
@@ -251,6 +275,7 @@ finish_renewal(struct agent *a)
 		sp_fs_sync_dir(a->dir, &err);
 	EVP_PKEY_free(k);
 	X509_free(x);
+	close(lk);
 }
 
 static int
@@ -572,8 +597,11 @@ install_identity(struct agent *a, X509 *x, EVP_PKEY *key, struct sp_err *err)
 {
 	char knew[PATH_MAX], cnew[PATH_MAX];
 	struct sp_buf kb, cb;
-	int rc = -1;
+	int rc = -1, lk;
 
+	if ((lk = state_lock(a, true)) == -1)
+		return sp_err_set(err, "%s: cannot lock: %s", a->dir,
+		    strerror(errno));
 	sp_buf_init(&kb, 64 * 1024);
 	kb.secret = 1;
 	sp_buf_init(&cb, 64 * 1024);
@@ -592,6 +620,7 @@ install_identity(struct agent *a, X509 *x, EVP_PKEY *key, struct sp_err *err)
 	}
 	rc = sp_fs_sync_dir(a->dir, err);
 out:
+	close(lk);
 	sp_buf_release(&kb);
 	sp_buf_release(&cb);
 	return rc;

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,6 +98,25 @@ static const struct sp_cfg_key schema[] = {
 };
 
 /* ------------------------------------------------------------- signer */
+
+/* What the signer enforces whatever the portal asks (set before the fork). */
+struct signer_policy {
+	bool		device_renewal;
+	long		days_max;		/* server certificates */
+};
+
+/* A renewed device certificate keeps the lifetime of the current one. */
+static long
+cert_days(X509 *x)
+{
+	int d = 0, sec = 0;
+
+	if (ASN1_TIME_diff(&d, &sec, X509_get0_notBefore(x),
+	    X509_get0_notAfter(x)) != 1 || d < 1)
+		return SP_DAYS_DEVICE_DEFAULT;
+	return d > SP_DAYS_MAX ? SP_DAYS_MAX : d;
+}
+
 
 static void
 signer_reply(int fd, uint32_t status, const void *p, size_t len)
@@ -166,7 +186,8 @@ device_key_refused(X509_REQ *req)
 
 /* One request: checked again, signed (or revoked), recorded. */
 static void
-signer_one(struct sp_ca *ca, int fd, const unsigned char *msg, size_t n)
+signer_one(struct sp_ca *ca, const struct signer_policy *pol, int fd,
+    const unsigned char *msg, size_t n)
 {
 	struct sign_req h;
 	struct sp_csr_info info;
@@ -195,7 +216,11 @@ signer_one(struct sp_ca *ca, int fd, const unsigned char *msg, size_t n)
 		goto out;
 	}
 	if (h.type == SIGN_REVOKE) {
-		if (sp_ca_lookup(ca, h.serial, &row) != 0 ||
+		/* Only the reasons the pages offer reach a CRL. */
+		if (h.reason != 0 && h.reason != 1 && h.reason != 4 &&
+		    h.reason != 5)
+			bad = "signer: revocation reason refused";
+		else if (sp_ca_lookup(ca, h.serial, &row) != 0 ||
 		    row.kind != SP_KIND_SERVER)
 			bad = "signer: no such server certificate";
 		else if (sp_ca_revoke_serial(ca, h.serial, (int)h.reason) ==
@@ -209,7 +234,12 @@ signer_one(struct sp_ca *ca, int fd, const unsigned char *msg, size_t n)
 		}
 		goto out;
 	}
-	if (h.days == 0 || (h.type != SIGN_RENEW_DEVICE && h.days > 825)) {
+	if (h.type == SIGN_RENEW_DEVICE && !pol->device_renewal) {
+		bad = "signer: device renewal is not enabled";
+		goto out;
+	}
+	if (h.type != SIGN_RENEW_DEVICE && (h.days == 0 ||
+	    h.days > (uint32_t)pol->days_max)) {
 		bad = "signer: validity out of policy";
 		goto out;
 	}
@@ -241,7 +271,7 @@ signer_one(struct sp_ca *ca, int fd, const unsigned char *msg, size_t n)
 			goto out;
 		}
 		x = sp_ca_renew_device(ca, old, X509_REQ_get0_pubkey(req),
-		    (int)h.days);
+		    (int)cert_days(old));
 	} else {
 		if (sp_x509_csr_check(req, &info, &err) == -1) {
 			snprintf(why, sizeof(why), "%s", err.msg);
@@ -289,7 +319,7 @@ out:
 }
 
 static volatile sig_atomic_t signer_stopping, portal_stopping;
-static volatile sig_atomic_t portal_reload;
+static volatile sig_atomic_t portal_reload, signer_gone;
 
 static void
 portal_stop(int sig)
@@ -332,7 +362,7 @@ signer_stop(int sig)
 }
 
 static void
-signer_main(const struct ca_opts *o, int fd)
+signer_main(const struct ca_opts *o, const struct signer_policy *pol, int fd)
 {
 	unsigned char msg[sizeof(struct sign_req) + SP_SIGNER_MSG_MAX + 1];
 	struct sigaction sa;
@@ -356,7 +386,7 @@ signer_main(const struct ca_opts *o, int fd)
 			signer_reply(fd, 1, "signer: message too large", 25);
 			continue;
 		}
-		signer_one(ca, fd, msg, (size_t)n);
+		signer_one(ca, pol, fd, msg, (size_t)n);
 	}
 	sp_ca_free(ca);
 	_exit(0);
@@ -397,8 +427,18 @@ signer_call(struct portal *pt, const struct sign_req *hin,
 	else
 		n = recv(pt->signer, msg, sizeof(msg), MSG_TRUNC);
 	pthread_mutex_unlock(&pt->signer_lock);
+	if (n <= 0) {
+		/* The signer is gone: a portal that can never sign again
+		 * stops, for its supervisor to start both anew. */
+		snprintf(why, whysz, "the signer process is gone: the portal "
+		    "stops");
+		fprintf(stderr, "sprov-ca serve: %s\n", why);
+		signer_gone = 1;
+		kill(getpid(), SIGTERM);
+		return -1;
+	}
 	if (n < (ssize_t)sizeof(r) || (size_t)n >= sizeof(msg)) {
-		snprintf(why, whysz, "the signer is not answering");
+		snprintf(why, whysz, "the signer's answer is malformed");
 		return -1;
 	}
 	memcpy(&r, msg, sizeof(r));
@@ -466,6 +506,19 @@ portal_revoke(struct portal *pt, const char *org, const char *user,
 
 /* ------------------------------------------------------------- portal */
 
+int
+portal_login(struct portal *pt, const char *user, const char *password,
+    const char *ip, char *org, int *retry_after)
+{
+	int rc;
+
+	pthread_mutex_lock(&pt->login_lock);
+	rc = sp_accounts_login(pt->acc_login, user, password, ip, time(NULL),
+	    org, retry_after);
+	pthread_mutex_unlock(&pt->login_lock);
+	return rc;
+}
+
 void
 portal_audit(struct portal *pt, const char *actor, const char *org,
     const char *ip, const char *action, const char *object,
@@ -488,13 +541,56 @@ portal_audit(struct portal *pt, const char *actor, const char *org,
 	pthread_mutex_unlock(&pt->acc_lock);
 }
 
+/*
+ * The connection this thread serves: its socket is non-blocking, and
+ * every wait for it is bounded by one deadline for the whole connection
+ * (handshake, request, answer), so a client trickling a byte at a time
+ * holds its slot for SP_PORTAL_REQUEST_S at most.
+ */
+static __thread int io_fd = -1;
+static __thread time_t io_deadline;
+
+/* 0 when the socket is ready for what TLS wants, -1 past the deadline. */
+static int
+io_wait(ssize_t want)
+{
+	struct pollfd p;
+	time_t left = io_deadline - time(NULL);
+
+	if (left <= 0 || io_fd == -1)
+		return -1;
+	p.fd = io_fd;
+	p.events = want == SP_TLS_WANT_POLLOUT ? POLLOUT : POLLIN;
+	p.revents = 0;
+	return poll(&p, 1, (int)left * 1000) == 1 ? 0 : -1;
+}
+
+/* Bytes read (> 0), or -1: closed, failed, or past the deadline. */
+static ssize_t
+read_some(struct sp_tls_conn *t, char *p, size_t n)
+{
+	ssize_t r;
+
+	while ((r = sp_tls_read(t, p, n)) == SP_TLS_WANT_POLLIN ||
+	    r == SP_TLS_WANT_POLLOUT)
+		if (io_wait(r) == -1)
+			return -1;
+	return r > 0 ? r : -1;
+}
+
 static int
 send_all(struct sp_tls_conn *t, const char *p, size_t n)
 {
 	ssize_t w;
 
 	while (n > 0) {
-		if ((w = sp_tls_write(t, p, n)) <= 0)
+		w = sp_tls_write(t, p, n);
+		if (w == SP_TLS_WANT_POLLIN || w == SP_TLS_WANT_POLLOUT) {
+			if (io_wait(w) == -1)
+				return -1;
+			continue;
+		}
+		if (w <= 0)
 			return -1;
 		p += w;
 		n -= (size_t)w;
@@ -580,17 +676,20 @@ respond_accepted(struct sp_tls_conn *t, long long id)
  */
 static int
 est_queue(struct cx *c, struct sp_tls_conn *t, const char *org,
-    const char *user, const struct sp_csr_info *info, X509_REQ *req)
+    const char *user, const struct sp_csr_info *info, X509_REQ *req,
+    X509 *old)
 {
 	struct portal *pt = c->pt;
 	struct sp_certreq r;
-	unsigned char *der = NULL;
+	unsigned char *der = NULL, *prev = NULL;
 	char obj[32], why[SP_CERTREQ_WHY_MAX + 64];
 	long long id = 0;
-	int len, rc, status;
+	int len, plen = 0, rc, status;
 
 	memset(&r, 0, sizeof(r));
-	if ((len = i2d_X509_REQ(req, &der)) <= 0) {
+	if ((len = i2d_X509_REQ(req, &der)) <= 0 ||
+	    (old != NULL && (plen = i2d_X509(old, &prev)) <= 0)) {
+		OPENSSL_free(der);
 		respond_text(t, 500, NULL, "cannot encode the request");
 		return 500;
 	}
@@ -607,9 +706,11 @@ est_queue(struct cx *c, struct sp_tls_conn *t, const char *org,
 		r.days = (int)pt->days;
 		r.csr = der;
 		r.csrlen = (size_t)len;
+		r.prev = prev;
+		r.prevlen = (size_t)plen;
 		rc = sp_certreq_add(pt->acc, &r, NULL, &id) == -1 ? -1 : 2;
-		r.csr = NULL;
-		r.csrlen = 0;
+		r.csr = r.prev = NULL;
+		r.csrlen = r.prevlen = 0;
 	}
 	pthread_mutex_unlock(&pt->acc_lock);
 	if (rc == -1) {
@@ -620,6 +721,12 @@ est_queue(struct cx *c, struct sp_tls_conn *t, const char *org,
 		portal_audit(pt, user, org, c->ip, "request", obj, "pending",
 		    info->cn);
 		status = respond_accepted(t, id);
+	} else if (strcmp(r.state, "issued") == 0 &&
+	    strcmp(r.revoke, "done") == 0) {
+		snprintf(why, sizeof(why), "request %lld: its certificate is "
+		    "revoked", r.id);
+		respond_text(t, 403, NULL, why);
+		status = 403;
 	} else if (strcmp(r.state, "issued") == 0) {
 		respond_p7_der(t, r.cert, r.certlen);
 		status = 200;
@@ -632,6 +739,7 @@ est_queue(struct cx *c, struct sp_tls_conn *t, const char *org,
 		status = respond_accepted(t, r.id);
 	sp_certreq_release(&r);
 	OPENSSL_free(der);
+	OPENSSL_free(prev);
 	return status;
 }
 
@@ -705,10 +813,7 @@ enroll(struct cx *c, struct sp_tls_conn *t, const struct sp_http_req *r,
 		status = 401;
 		goto out;
 	}
-	pthread_mutex_lock(&pt->acc_lock);
-	rc = sp_accounts_login(pt->acc, user, pw, c->ip, time(NULL), org,
-	    &after);
-	pthread_mutex_unlock(&pt->acc_lock);
+	rc = portal_login(pt, user, pw, c->ip, org, &after);
 	OPENSSL_cleanse(pw, sizeof(pw));
 	if (rc != SP_ACCOUNT_LOGIN_OK)
 		portal_audit(pt, user, NULL, c->ip, "est-login", NULL,
@@ -748,7 +853,7 @@ enroll(struct cx *c, struct sp_tls_conn *t, const struct sp_http_req *r,
 		status = 403;
 		goto out;
 	}
-	status = pt->queue ? est_queue(c, t, org, user, &info, req) :
+	status = pt->queue ? est_queue(c, t, org, user, &info, req, NULL) :
 	    est_online(c, t, SIGN_SERVER, org, user, &info, req, NULL);
 out:
 	X509_REQ_free(req);
@@ -799,24 +904,13 @@ out:
 	return ok;
 }
 
-static long
-cert_days(X509 *x)
-{
-	int d = 0, sec = 0;
-
-	if (ASN1_TIME_diff(&d, &sec, X509_get0_notBefore(x),
-	    X509_get0_notAfter(x)) != 1 || d < 1)
-		return SP_DAYS_DEVICE_DEFAULT;
-	return d > SP_DAYS_MAX ? SP_DAYS_MAX : d;
-}
-
 /* POST /simplereenroll: the current certificate authenticates. */
 static int
 reenroll(struct cx *c, struct sp_tls_conn *t, const char *body, size_t len)
 {
 	struct portal *pt = c->pt;
 	char why[SP_ERR_MAX + 128], org[SP_ACCOUNT_ORG_MAX + 1];
-	char serial[80], who[96];
+	char serial[80], who[96], cn[SP_CN_MAX + 1];
 	struct sp_csr_info info;
 	struct sp_err err;
 	enum sp_ca_root root = SP_CA_SERVER;
@@ -849,9 +943,9 @@ reenroll(struct cx *c, struct sp_tls_conn *t, const char *body, size_t len)
 			status = 403;
 			goto out;
 		}
-		/* A device keeps its lifetime: days of the current one. */
-		rc = portal_sign(pt, SIGN_RENEW_DEVICE, "-", who,
-		    cert_days(old), req, old, &x, why, sizeof(why));
+		/* The signer decides the lifetime (the current one's). */
+		rc = portal_sign(pt, SIGN_RENEW_DEVICE, "-", who, 0, req, old,
+		    &x, why, sizeof(why));
 		portal_audit(pt, who, NULL, c->ip, "device-renew", serial,
 		    rc == 0 ? "issued" : "refused", rc == 0 ? NULL : why);
 		if (rc != 0) {
@@ -868,6 +962,18 @@ reenroll(struct cx *c, struct sp_tls_conn *t, const char *body, size_t len)
 		status = 400;
 		goto out;
 	}
+	/* RFC 7030 4.2.2: the same subject.  Checked here for both modes
+	 * (in queue mode nothing else sees it before the operator). */
+	if (sp_x509_name_cn(X509_get_subject_name(old), cn, sizeof(cn),
+	    &err) == -1 || strcmp(cn, info.cn) != 0) {
+		snprintf(why, sizeof(why), "the CSR's CN differs from the "
+		    "current certificate's (%s)", cn);
+		portal_audit(pt, who, NULL, c->ip, "reenroll", info.cn,
+		    "refused", why);
+		respond_text(t, 400, NULL, why);
+		status = 400;
+		goto out;
+	}
 	pthread_mutex_lock(&pt->acc_lock);
 	rc = sp_accounts_domain_owner(pt->acc, info.fqdn, org);
 	pthread_mutex_unlock(&pt->acc_lock);
@@ -880,7 +986,7 @@ reenroll(struct cx *c, struct sp_tls_conn *t, const char *body, size_t len)
 		status = 403;
 		goto out;
 	}
-	status = pt->queue ? est_queue(c, t, org, who, &info, req) :
+	status = pt->queue ? est_queue(c, t, org, who, &info, req, old) :
 	    est_online(c, t, SIGN_RENEW_SERVER, org, who, &info, req, old);
 out:
 	X509_free(x);
@@ -911,8 +1017,36 @@ est_route(struct cx *c, struct sp_tls_conn *t, const struct sp_http_req *r,
 		respond_text(t, 405, "Allow: POST\r\n", "POST only");
 		return 405;
 	}
+	/* RFC 7030 4.2.1; a form of another site cannot send it either
+	 * (re-enrolment authenticates by client certificate alone). */
+	if (strncasecmp(r->content_type, "application/pkcs10", 18) != 0 ||
+	    (r->content_type[18] != '\0' && r->content_type[18] != ';' &&
+	    r->content_type[18] != ' ')) {
+		respond_text(t, 415, NULL, "Content-Type: application/pkcs10 "
+		    "expected (a base64 DER PKCS#10)");
+		return 415;
+	}
 	return strcmp(p, "/simpleenroll") == 0 ? enroll(c, t, r, body, len) :
 	    reenroll(c, t, body, len);
+}
+
+/* The address a client's connections count against: IPv6 by /64, the
+ * block one client usually holds. */
+static void
+ip_key(const char *ip, char *key, size_t n)
+{
+	unsigned char a[16];
+	char text[INET6_ADDRSTRLEN];
+
+	if (strchr(ip, ':') != NULL && inet_pton(AF_INET6, ip, a) == 1 &&
+	    !IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a)) {
+		memset(a + 8, 0, 8);
+		if (inet_ntop(AF_INET6, a, text, sizeof(text)) != NULL) {
+			snprintf(key, n, "%s/64", text);
+			return;
+		}
+	}
+	snprintf(key, n, "%s", ip);
 }
 
 /* Counts a connection from ip: false when that address has too many. */
@@ -964,21 +1098,27 @@ conn_main(void *arg)
 	struct sp_tls_conn *t = NULL;
 	struct sp_http_req r;
 	struct sp_err err;
-	struct timeval tv = { SP_PORTAL_TIMEOUT_S, 0 };
 	char *buf = NULL;
 	size_t have = 0, need, cap = SP_HTTP_HEAD_MAX + BODY_MAX;
 	ssize_t n;
-	int rc = 0, status = 0;
+	int rc = 0, status = 0, fl;
 
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if ((buf = malloc(cap)) == NULL ||
-	    (t = sp_tls_accept(c->tls, c->fd, &err)) == NULL ||
-	    sp_tls_handshake(t) != 0)
+	io_fd = c->fd;
+	io_deadline = time(NULL) + SP_PORTAL_REQUEST_S;
+	if ((fl = fcntl(c->fd, F_GETFL)) == -1 ||
+	    fcntl(c->fd, F_SETFL, fl | O_NONBLOCK) == -1 ||
+	    (buf = malloc(cap)) == NULL ||
+	    (t = sp_tls_accept(c->tls, c->fd, &err)) == NULL)
+		goto out;
+	while ((rc = sp_tls_handshake(t)) == SP_TLS_WANT_POLLIN ||
+	    rc == SP_TLS_WANT_POLLOUT)
+		if (io_wait(rc) == -1)
+			goto out;
+	if (rc != 0)
 		goto out;
 	/* The head, then the body it announces (bounded). */
 	while ((rc = sp_http_parse(buf, have, SP_HTTP_HEAD_MAX, &r)) == 0) {
-		if ((n = sp_tls_read(t, buf + have, SP_HTTP_HEAD_MAX - have)) <=
+		if ((n = read_some(t, buf + have, SP_HTTP_HEAD_MAX - have)) <
 		    0)
 			goto out;
 		have += (size_t)n;
@@ -996,14 +1136,14 @@ conn_main(void *arg)
 		 * closing at once would reset the connection before it
 		 * reads the answer.  Bounded by size and the deadline. */
 		for (have = 0; have < SP_PORTAL_DRAIN_MAX; have += (size_t)n)
-			if ((n = sp_tls_read(t, buf, cap)) <= 0)
+			if ((n = read_some(t, buf, cap)) < 0)
 				break;
 		goto log;
 	}
 	need = r.head_len + (size_t)(r.content_length > 0 ?
 	    r.content_length : 0);
 	while (have < need) {
-		if ((n = sp_tls_read(t, buf + have, need - have)) <= 0)
+		if ((n = read_some(t, buf + have, need - have)) < 0)
 			goto out;
 		have += (size_t)n;
 	}
@@ -1024,7 +1164,7 @@ out:
 	close(c->fd);
 	free(buf);
 	sp_tls_server_unref(c->tls);
-	ip_leave(pt, c->ip);
+	ip_leave(pt, c->ipkey);
 	atomic_fetch_sub(&pt->conns, 1);
 	free(c);
 	return NULL;
@@ -1059,9 +1199,8 @@ cmd_serve(struct ca_opts *o)
 	int sv[2] = { -1, -1 }, lfd[PORTAL_LISTEN_MAX], rc = EXIT_ERR;
 	struct pollfd pfd[PORTAL_LISTEN_MAX];
 	nfds_t nl = 0, k, next = 0;
-	int fl;
 	struct sigaction sa;
-	sigset_t stopset, oldset;
+	sigset_t stopset, runset;
 	bool dropped = false;
 	size_t idx = 0;
 	uint64_t days, days_max;
@@ -1113,8 +1252,11 @@ cmd_serve(struct ca_opts *o)
 		}
 		if (pt.signer_pid == 0) {
 			close(sv[0]);
+			struct signer_policy pol = { pt.device_renewal,
+			    pt.days_max };
+
 			sp_cfg_free(cfg);	/* the portal's, not the signer's */
-			signer_main(o, sv[1]);
+			signer_main(o, &pol, sv[1]);
 		}
 		close(sv[1]);
 		sv[1] = -1;
@@ -1123,13 +1265,15 @@ cmd_serve(struct ca_opts *o)
 	}
 	pthread_mutex_init(&pt.signer_lock, NULL);
 	pthread_mutex_init(&pt.acc_lock, NULL);
+	pthread_mutex_init(&pt.login_lock, NULL);
 	pthread_mutex_init(&pt.ip_lock, NULL);
 	/* Public material only: the root certificates and the accounts. */
 	if ((pt.cacert = read_root(o->dir, "server-ca")) == NULL ||
 	    (pt.devcacert = read_root(o->dir, "device-ca")) == NULL)
 		goto out;
 	snprintf(path, sizeof(path), "%s/portal.db", o->dir);
-	if ((pt.acc = sp_accounts_open(path, &err)) == NULL) {
+	if ((pt.acc = sp_accounts_open(path, &err)) == NULL ||
+	    (pt.acc_login = sp_accounts_open(path, &err)) == NULL) {
 		fail("%s", err.msg);
 		goto out;
 	}
@@ -1193,6 +1337,7 @@ cmd_serve(struct ca_opts *o)
 	sigaddset(&stopset, SIGTERM);
 	sigaddset(&stopset, SIGINT);
 	sigaddset(&stopset, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &stopset, &runset);
 	if (pt.queue)
 		fprintf(stderr, "sprov-ca serve: portal and EST on %s (queue: "
 		    "no CA key here; sign with sprov-ca approve)\n",
@@ -1204,7 +1349,7 @@ cmd_serve(struct ca_opts *o)
 	while (!portal_stopping) {
 		struct cx *c;
 		pthread_t th;
-		int fd, rcth;
+		int fd;
 
 		if (portal_reload) {
 			portal_reload = 0;
@@ -1216,7 +1361,10 @@ cmd_serve(struct ca_opts *o)
 				pfd[k].events = POLLIN;
 				pfd[k].revents = 0;
 			}
-			if (poll(pfd, nl, -1) == -1) {
+			/* The stop and reload signals are blocked but
+			 * here: one that comes between the flag checks
+			 * above and the wait still ends the wait. */
+			if (ppoll(pfd, nl, NULL, &runset) == -1) {
 				if (errno == EINTR)
 					continue;
 				fail("poll: %s", strerror(errno));
@@ -1241,12 +1389,6 @@ cmd_serve(struct ca_opts *o)
 			fail("accept: %s", strerror(errno));
 			break;
 		}
-		/* The connection's socket blocks (deadlines, one thread). */
-		if ((fl = fcntl(fd, F_GETFL)) == -1 ||
-		    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1) {
-			close(fd);
-			continue;
-		}
 		if (atomic_fetch_add(&pt.conns, 1) >= SP_PORTAL_CONNS_MAX ||
 		    (c = calloc(1, sizeof(*c))) == NULL) {
 			atomic_fetch_sub(&pt.conns, 1);
@@ -1260,21 +1402,19 @@ cmd_serve(struct ca_opts *o)
 		c->tls = pt.tls;
 		sp_tls_server_ref(c->tls);
 		sp_net_peer_ip(fd, c->ip, sizeof(c->ip));
-		if (!ip_enter(&pt, c->ip)) {
+		ip_key(c->ip, c->ipkey, sizeof(c->ipkey));
+		if (!ip_enter(&pt, c->ipkey)) {
 			sp_tls_server_unref(c->tls);
 			atomic_fetch_sub(&pt.conns, 1);
 			close(fd);
 			free(c);
 			continue;
 		}
-		/* The thread is born with the stop signals blocked: they
-		 * must reach this one, waiting in accept. */
-		pthread_sigmask(SIG_BLOCK, &stopset, &oldset);
-		rcth = pthread_create(&th, NULL, conn_main, c);
-		pthread_sigmask(SIG_SETMASK, &oldset, NULL);
-		if (rcth != 0) {
+		/* Born with the stop signals blocked (this thread's mask):
+		 * they reach this one, in ppoll. */
+		if (pthread_create(&th, NULL, conn_main, c) != 0) {
 			sp_tls_server_unref(c->tls);
-			ip_leave(&pt, c->ip);
+			ip_leave(&pt, c->ipkey);
 			atomic_fetch_sub(&pt.conns, 1);
 			close(fd);
 			free(c);
@@ -1285,16 +1425,16 @@ cmd_serve(struct ca_opts *o)
 	if (portal_stopping) {
 		/* Connections end within their deadlines; then clean up. */
 		for (i = 0; atomic_load(&pt.conns) > 0 &&
-		    i < 40 * SP_PORTAL_TIMEOUT_S; i++)
+		    i < 20 * (SP_PORTAL_REQUEST_S + 1); i++)
 			usleep(50000);
 		if (atomic_load(&pt.conns) == 0) {
 			fprintf(stderr, "sprov-ca serve: stopped\n");
-			rc = EXIT_OK;
+			rc = signer_gone ? EXIT_ERR : EXIT_OK;
 		} else {
 			/* A thread still runs: leave its memory alone. */
 			fprintf(stderr, "sprov-ca serve: stopped with %d "
 			    "connections open\n", atomic_load(&pt.conns));
-			_exit(EXIT_OK);
+			_exit(signer_gone ? EXIT_ERR : EXIT_OK);
 		}
 	}
 out:
@@ -1311,6 +1451,7 @@ out:
 	sp_tls_server_unref(pt.tls);
 	web_sessions_free(pt.sess);
 	sp_accounts_close(pt.acc);
+	sp_accounts_close(pt.acc_login);
 	X509_free(pt.cacert);
 	X509_free(pt.devcacert);
 	sp_cfg_free(cfg);

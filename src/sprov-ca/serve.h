@@ -28,6 +28,10 @@ struct portal {
 	struct sp_tls_server	*tls;
 	struct sp_accounts	*acc;		/* under acc_lock */
 	pthread_mutex_t		 acc_lock;
+	/* Logins on a connection of their own: the scrypt of one (a tenth
+	 * of a second) holds up other logins, not every page. */
+	struct sp_accounts	*acc_login;	/* under login_lock */
+	pthread_mutex_t		 login_lock;
 	X509			*cacert;	/* server-ca root */
 	X509			*devcacert;	/* device-ca root */
 	bool			 queue;		/* mode queue: no signer */
@@ -42,7 +46,7 @@ struct portal {
 	/* Connections open per client address (SP_PORTAL_CONNS_PER_IP). */
 	pthread_mutex_t		 ip_lock;
 	struct {
-		char		 ip[INET6_ADDRSTRLEN];
+		char		 ip[INET6_ADDRSTRLEN + 4];
 		int		 n;
 	}			 per_ip[SP_PORTAL_CONNS_MAX];
 };
@@ -52,6 +56,7 @@ struct cx {
 	struct sp_tls_server	*tls;		/* a reference of its own */
 	int			 fd;
 	char			 ip[INET6_ADDRSTRLEN];
+	char			 ipkey[INET6_ADDRSTRLEN + 4];	/* ip, or /64 */
 };
 
 /* Signer requests (serve.c).  0 signed/done, 1 refused (why says
@@ -65,6 +70,10 @@ int	portal_sign(struct portal *, unsigned type, const char *org,
 	    X509 **out, char *why, size_t whysz);
 int	portal_revoke(struct portal *, const char *org, const char *user,
 	    const char *serial, int reason, char *why, size_t whysz);
+
+/* sp_accounts_login on the login connection. */
+int	portal_login(struct portal *, const char *user, const char *password,
+	    const char *ip, char *org, int *retry_after);
 
 /* One entry of the audit trail (portal.db); failures are logged. */
 void	portal_audit(struct portal *, const char *actor, const char *org,

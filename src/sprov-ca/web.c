@@ -24,6 +24,8 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -38,6 +40,10 @@
 #include "sprov-ca/serve.h"
 
 #define COOKIE		"__Host-sprov"
+/* Before login: a nonce, and the login form's CSRF token is its HMAC
+ * under a key of this process: nothing kept per visitor, so a flood of
+ * login pages evicts no one. */
+#define PRE_COOKIE	"__Host-sprov-pre"
 #define TOKEN_HEX	64
 #define HTML_HEADERS \
 	"Content-Security-Policy: default-src 'none'; style-src 'self'; " \
@@ -84,6 +90,7 @@ struct session {
 	char		csrf[TOKEN_HEX + 1];
 	char		user[SP_ACCOUNT_USER_MAX + 1];
 	char		org[SP_ACCOUNT_ORG_MAX + 1];
+	char		stamp[SP_ACCOUNT_STAMP_LEN + 1];	/* password */
 	bool		in;		/* logged in */
 	time_t		created;
 	time_t		used;
@@ -93,6 +100,7 @@ struct sessions {
 	pthread_mutex_t	 mu;
 	struct session	*s;
 	size_t		 n;
+	unsigned char	 key[32];	/* login tokens (PRE_COOKIE) */
 };
 
 struct sessions *
@@ -107,6 +115,11 @@ web_sessions_new(void)
 		free(ss);
 		return NULL;
 	}
+	if (RAND_bytes(ss->key, sizeof(ss->key)) != 1) {
+		free(ss->s);
+		free(ss);
+		return NULL;
+	}
 	pthread_mutex_init(&ss->mu, NULL);
 	return ss;
 }
@@ -117,6 +130,7 @@ web_sessions_free(struct sessions *ss)
 	if (ss == NULL)
 		return;
 	OPENSSL_cleanse(ss->s, SP_PORTAL_SESSIONS_MAX * sizeof(*ss->s));
+	OPENSSL_cleanse(ss->key, sizeof(ss->key));
 	free(ss->s);
 	pthread_mutex_destroy(&ss->mu);
 	free(ss);
@@ -190,14 +204,28 @@ token(char out[TOKEN_HEX + 1])
 	return 0;
 }
 
+/* The login form's token for a nonce: HMAC-SHA256 under ss->key. */
+static int
+login_token(struct sessions *ss, const char *nonce, char out[TOKEN_HEX + 1])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (strlen(nonce) != TOKEN_HEX || HMAC(EVP_sha256(), ss->key,
+	    sizeof(ss->key), (const unsigned char *)nonce, TOKEN_HEX, md,
+	    &mdlen) == NULL || mdlen != TOKEN_HEX / 2)
+		return -1;
+	sp_str_hex(out, md, mdlen);
+	return 0;
+}
+
 /*
- * A new session (logged in when user is given), copied to out.  When the
- * table is full: expired ones go first, then the oldest not logged in,
- * then the oldest of all.
+ * A new logged-in session, copied to out.  When the table is full:
+ * expired ones go first, then the one idle the longest.
  */
 static int
 sess_new(struct sessions *ss, const char *user, const char *org,
-    struct session *out)
+    const char *stamp, struct session *out)
 {
 	struct session s;
 	time_t now = time(NULL);
@@ -206,11 +234,10 @@ sess_new(struct sessions *ss, const char *user, const char *org,
 	memset(&s, 0, sizeof(s));
 	if (token(s.id) == -1 || token(s.csrf) == -1)
 		return -1;
-	if (user != NULL) {
-		snprintf(s.user, sizeof(s.user), "%s", user);
-		snprintf(s.org, sizeof(s.org), "%s", org);
-		s.in = true;
-	}
+	snprintf(s.user, sizeof(s.user), "%s", user);
+	snprintf(s.org, sizeof(s.org), "%s", org);
+	snprintf(s.stamp, sizeof(s.stamp), "%s", stamp);
+	s.in = true;
 	s.created = s.used = now;
 	pthread_mutex_lock(&ss->mu);
 	for (i = 0; i < ss->n;)
@@ -221,9 +248,7 @@ sess_new(struct sessions *ss, const char *user, const char *org,
 	if (ss->n == SP_PORTAL_SESSIONS_MAX) {
 		victim = 0;
 		for (i = 1; i < ss->n; i++)
-			if ((ss->s[i].in == ss->s[victim].in &&
-			    ss->s[i].used < ss->s[victim].used) ||
-			    (!ss->s[i].in && ss->s[victim].in))
+			if (ss->s[i].used < ss->s[victim].used)
 				victim = i;
 		drop_at(ss, victim);
 	}
@@ -324,18 +349,21 @@ page_send(struct sp_tls_conn *t, struct page *p, int status)
 	return status;
 }
 
+/* Sets cookie name to value, or clears it (value NULL). */
 static void
-set_cookie(struct page *p, const struct session *s)
+set_cookie_named(struct page *p, const char *name, const char *value)
 {
 	size_t n = strlen(p->extra);
 
-	snprintf(p->extra + n, sizeof(p->extra) - n, "Set-Cookie: " COOKIE
-	    "=%s; Path=/; Secure; HttpOnly; SameSite=Strict\r\n",
-	    s != NULL ? s->id : "");
-	if (s == NULL) {
-		n = strlen(p->extra) - 2;
-		snprintf(p->extra + n, sizeof(p->extra) - n, "; Max-Age=0\r\n");
-	}
+	snprintf(p->extra + n, sizeof(p->extra) - n, "Set-Cookie: %s=%s; "
+	    "Path=/; Secure; HttpOnly; SameSite=Strict%s\r\n", name,
+	    value != NULL ? value : "", value != NULL ? "" : "; Max-Age=0");
+}
+
+static void
+set_cookie(struct page *p, const struct session *s)
+{
+	set_cookie_named(p, COOKIE, s != NULL ? s->id : NULL);
 }
 
 static int
@@ -412,6 +440,7 @@ struct req {
 	size_t				 len;
 	bool				 have;	/* s is a live session */
 	struct session			 s;
+	char				 pre[TOKEN_HEX + 8];	/* nonce */
 	struct sp_form			 form;
 	char				 refused[SP_ERR_MAX + 64];
 };
@@ -467,7 +496,7 @@ field(const struct req *q, const char *name)
 }
 
 static void
-login_form(struct page *p, const struct session *s, const char *user)
+login_form(struct page *p, const char *csrf, const char *user)
 {
 	pg(p, "<h1>Log in</h1><p class=\"muted\">Your organisation's account "
 	    "at this CA: it obtains the certificates of your provisioning "
@@ -475,7 +504,7 @@ login_form(struct page *p, const struct session *s, const char *user)
 	    "action=\"/login\"><input type=\"hidden\" name=\"csrf\" "
 	    "value=\"%s\"><label for=\"user\">User</label><input id=\"user\" "
 	    "name=\"user\" type=\"text\" autocomplete=\"username\" value=\"",
-	    s->csrf);
+	    csrf);
 	esc_s(p, user);
 	pg(p, "\" required><label for=\"password\">Password</label><input "
 	    "id=\"password\" name=\"password\" type=\"password\" "
@@ -486,21 +515,55 @@ login_form(struct page *p, const struct session *s, const char *user)
 static int
 get_login(struct req *q)
 {
+	char csrf[TOKEN_HEX + 1];
 	struct page p;
 	bool fresh = false;
 
 	if (q->have && q->s.in)
 		return redirect(q->t, "/certs", NULL, false);
-	if (!q->have) {
-		if (sess_new(q->c->pt->sess, NULL, NULL, &q->s) == -1)
-			return message(q->t, NULL, 500, "Error", "no session");
+	if (strlen(q->pre) != TOKEN_HEX) {
+		if (token(q->pre) == -1)
+			return message(q->t, NULL, 500, "Error", "no nonce");
 		fresh = true;
 	}
+	if (login_token(q->c->pt->sess, q->pre, csrf) == -1)
+		return message(q->t, NULL, 500, "Error", "no token");
 	page_begin(&p, "Log in", NULL);
-	login_form(&p, &q->s, "");
+	login_form(&p, csrf, "");
 	if (fresh)
-		set_cookie(&p, &q->s);
+		set_cookie_named(&p, PRE_COOKIE, q->pre);
 	return page_send(q->t, &p, 200);
+}
+
+/* The login form's POST: its Origin, its body, its token for the nonce. */
+static bool
+login_allowed(struct req *q, char csrf[TOKEN_HEX + 1])
+{
+	const struct sp_form_field *f;
+	char self[SP_HTTP_VALUE_MAX + 16];
+	struct sp_err err;
+	const char *why = NULL;
+
+	snprintf(self, sizeof(self), "https://%s", q->r->host);
+	if (q->r->origin[0] != '\0' && strcmp(q->r->origin, self) != 0)
+		why = "Origin is not this portal";
+	else if (login_token(q->c->pt->sess, q->pre, csrf) == -1)
+		why = "no login cookie: load the login page again";
+	else if (sp_form_parse(&q->form, q->r->content_type, q->body, q->len,
+	    &err) == -1)
+		why = err.msg;
+	else if ((f = sp_form_get(&q->form, "csrf")) == NULL)
+		why = "no CSRF token";
+	else if (f->len != TOKEN_HEX ||
+	    CRYPTO_memcmp(f->value, csrf, TOKEN_HEX) != 0)
+		why = "wrong CSRF token";
+	if (why == NULL)
+		return true;
+	portal_audit(q->c->pt, NULL, NULL, q->c->ip, "/login", NULL,
+	    "refused", why);
+	snprintf(q->refused, sizeof(q->refused), "%s (%s)", CSRF_REFUSED,
+	    why);
+	return false;
 }
 
 static int
@@ -510,28 +573,39 @@ post_login(struct req *q)
 	struct session ns;
 	struct page p;
 	const char *user, *pw;
-	char org[SP_ACCOUNT_ORG_MAX + 1];
+	char org[SP_ACCOUNT_ORG_MAX + 1], csrf[TOKEN_HEX + 1];
+	char stamp[SP_ACCOUNT_STAMP_LEN + 1];
 	int rc, after = 0, status;
 
-	if (!post_allowed(q))
+	if (!login_allowed(q, csrf))
 		return message(q->t, NULL, 403, "Refused", q->refused);
 	user = field(q, "user");
 	pw = field(q, "password");
 	if (user == NULL || pw == NULL)
 		return message(q->t, NULL, 400, "Refused", "user and password "
 		    "are needed");
-	pthread_mutex_lock(&pt->acc_lock);
-	rc = sp_accounts_login(pt->acc, user, pw, q->c->ip, time(NULL), org,
-	    &after);
-	pthread_mutex_unlock(&pt->acc_lock);
+	rc = portal_login(pt, user, pw, q->c->ip, org, &after);
 	if (rc == SP_ACCOUNT_LOGIN_OK) {
-		/* A new id: one planted before login is worth nothing. */
-		sess_drop(pt->sess, q->s.id);
-		if (sess_new(pt->sess, user, org, &ns) == -1)
+		pthread_mutex_lock(&pt->acc_lock);
+		if (sp_accounts_user_state(pt->acc, user, org, stamp) != 1)
+			rc = -1;
+		pthread_mutex_unlock(&pt->acc_lock);
+	}
+	if (rc == SP_ACCOUNT_LOGIN_OK) {
+		/* A new random id: nothing planted before login counts. */
+		if (q->have)
+			sess_drop(pt->sess, q->s.id);
+		if (sess_new(pt->sess, user, org, stamp, &ns) == -1)
 			return message(q->t, NULL, 500, "Error", "no session");
 		portal_audit(pt, user, org, q->c->ip, "login", NULL, "ok",
 		    NULL);
-		return redirect(q->t, "/certs", &ns, false);
+		page_begin(&p, "Moved", NULL);
+		pg(&p, "<p><a href=\"/certs\">Continue</a></p>");
+		set_cookie(&p, &ns);
+		set_cookie_named(&p, PRE_COOKIE, NULL);
+		snprintf(p.extra + strlen(p.extra), sizeof(p.extra) -
+		    strlen(p.extra), "Location: /certs\r\n");
+		return page_send(q->t, &p, 303);
 	}
 	portal_audit(pt, user, NULL, q->c->ip, "login", NULL,
 	    rc == SP_ACCOUNT_LOGIN_THROTTLED ? "throttled" : rc == -1 ?
@@ -553,7 +627,7 @@ post_login(struct req *q)
 		status = 401;
 	}
 	pg(&p, "</p>");
-	login_form(&p, &q->s, user);
+	login_form(&p, csrf, user);
 	return page_send(q->t, &p, status);
 }
 
@@ -855,7 +929,20 @@ post_new(struct req *q)
 		    sp_accounts_error(pt->acc));
 	pthread_mutex_unlock(&pt->acc_lock);
 	if (rc == -1) {
-		status = message(q->t, &q->s, 503, "Error", cf.why);
+		char msg[SP_ERR_MAX + 256], sn[80] = "";
+
+		/* Signed but not kept here: say so, with what the operator
+		 * needs to find it in the CA's index. */
+		if (x != NULL)
+			sp_x509_serial_hex(x, sn, sizeof(sn));
+		snprintf(msg, sizeof(msg), "%s%s%s: %s", x != NULL ?
+		    "the certificate was signed (serial " : "the request could "
+		    "not be recorded", sn, x != NULL ? ") but could not be "
+		    "recorded here; give the serial to the CA's operator" : "",
+		    cf.why);
+		portal_audit(pt, q->s.user, q->s.org, q->c->ip, "request",
+		    sn[0] ? sn : NULL, "error", cf.why);
+		status = message(q->t, &q->s, 503, "Error", msg);
 		goto out;
 	}
 	snprintf(obj, sizeof(obj), "%lld", id);
@@ -1082,6 +1169,19 @@ post_revoke(struct req *q, const char *idtext)
 	return redirect(q->t, loc, NULL, false);
 }
 
+static bool
+account_current(struct portal *pt, const struct session *s)
+{
+	char org[SP_ACCOUNT_ORG_MAX + 1], stamp[SP_ACCOUNT_STAMP_LEN + 1];
+	int rc;
+
+	pthread_mutex_lock(&pt->acc_lock);
+	rc = sp_accounts_user_state(pt->acc, s->user, org, stamp);
+	pthread_mutex_unlock(&pt->acc_lock);
+	return rc == 1 && strcmp(org, s->org) == 0 &&
+	    strcmp(stamp, s->stamp) == 0;
+}
+
 /* "/cert/ID" or "/cert/ID/what" into id and what ("" for none). */
 static bool
 cert_path(const char *path, char *id, size_t idsz, const char **what)
@@ -1131,6 +1231,15 @@ web_route(struct cx *c, struct sp_tls_conn *t, const struct sp_http_req *r,
 	    1)
 		q.have = sess_find(c->pt->sess, cookie, &q.s);
 	OPENSSL_cleanse(cookie, sizeof(cookie));
+	if (sp_form_cookie(r->cookie, PRE_COOKIE, q.pre, sizeof(q.pre),
+	    &err) != 1 || strlen(q.pre) != TOKEN_HEX)
+		q.pre[0] = '\0';
+	/* The account as it is now: disabled, moved or given a new
+	 * password since the login, the session ends. */
+	if (q.have && !account_current(c->pt, &q.s)) {
+		sess_drop(c->pt->sess, q.s.id);
+		q.have = false;
+	}
 	if (strcmp(p, "/login") == 0) {
 		status = get ? get_login(&q) : post ? post_login(&q) :
 		    message(t, NULL, 405, "Refused", "GET or POST");

@@ -54,6 +54,8 @@ const QDAYS_MAX = Number(env('SPROV_QDAYS_MAX', '825'));
 const CSP = "default-src 'none'; style-src 'self'; img-src 'self'; " +
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const COOKIE = '__Host-sprov';
+// Before login: a nonce whose HMAC is the login form's CSRF token.
+const PRE_COOKIE = '__Host-sprov-pre';
 const CSRF_MSG = 'CSRF token missing or wrong';
 const TIMEOUT = 10000;		// any wait of playwright
 const READ = 3000;		// an element the page should already hold
@@ -298,9 +300,9 @@ async function csrfOf(page, form)
 	    .inputValue({ timeout: READ });
 }
 
-async function cookieOf(context)
+async function cookieOf(context, name = COOKIE)
 {
-	const c = (await context.cookies()).find((x) => x.name === COOKIE);
+	const c = (await context.cookies()).find((x) => x.name === name);
 	return c;
 }
 
@@ -504,13 +506,13 @@ async function online(browser)
 		    `Content-Type ${r.headers()['content-type']}`);
 	});
 	let preLogin;
-	await c(`the cookie ${COOKIE}: Secure, HttpOnly, SameSite=Strict, ` +
-	    'Path=/, no Domain', async () => {
+	await c(`the login cookie ${PRE_COOKIE}: Secure, HttpOnly, ` +
+	    'SameSite=Strict, Path=/, no Domain', async () => {
 		expect(loginResp, 'no response from /login');
 		const raw = (await loginResp.allHeaders())['set-cookie'] ?? '';
 		const line = raw.split('\n').find((l) =>
-		    l.startsWith(`${COOKIE}=`));
-		expect(line, `no Set-Cookie ${COOKIE} on /login: ${raw}`);
+		    l.startsWith(`${PRE_COOKIE}=`));
+		expect(line, `no Set-Cookie ${PRE_COOKIE} on /login: ${raw}`);
 		const attrs = line.split(';').slice(1).map((a) => a.trim()
 		    .toLowerCase());
 		for (const a of ['secure', 'httponly', 'samesite=strict',
@@ -518,7 +520,7 @@ async function online(browser)
 			expect(attrs.includes(a), `${line} lacks ${a}`);
 		expect(!attrs.some((a) => a.startsWith('domain')),
 		    `${line} has a Domain`);
-		preLogin = await cookieOf(anon);
+		preLogin = await cookieOf(anon, PRE_COOKIE);
 		expect(preLogin, 'the browser did not keep the cookie');
 		expect(preLogin.secure && preLogin.httpOnly &&
 		    preLogin.sameSite === 'Strict',
@@ -553,7 +555,7 @@ async function online(browser)
 	});
 	await c(`the right password: 303 to /certs, #whoami "${USER1} ` +
 	    `(${ORG1})"`, async () => {
-		preLogin = await cookieOf(anon);
+		preLogin = await cookieOf(anon, PRE_COOKIE);
 		const r = await login(page, PORTAL, USER1, PASS);
 		if (path(page) !== '/certs')
 			await wantStatus(r, 200, page);
@@ -567,12 +569,15 @@ async function online(browser)
 		    'no p#empty on a list without certificates');
 		st.user1 = { context: anon, page };
 	});
-	await c('... the session cookie got a new value at login', async () => {
+	await c(`... the session cookie ${COOKIE} is new at login, the ` +
+	    'login cookie cleared', async () => {
 		need('user1');
 		const now = await cookieOf(anon);
 		expect(preLogin && now, 'no cookie before or after');
 		expect(now.value !== preLogin.value,
-		    'the cookie value did not change at login');
+		    'the session id is the login nonce');
+		expect(!(await cookieOf(anon, PRE_COOKIE)),
+		    `${PRE_COOKIE} still set after login`);
 		expect(now.secure && now.httpOnly && now.sameSite === 'Strict',
 		    `the new cookie is ${JSON.stringify(now)}`);
 		st.preLogin = preLogin;
@@ -582,7 +587,8 @@ async function online(browser)
 		need('preLogin');
 		const other = await newContext(browser);
 		try {
-			await other.addCookies([preLogin]);
+			await other.addCookies([preLogin,
+			    { ...preLogin, name: COOKIE }]);
 			const r = await other.request.get(`${PORTAL}/certs`,
 			    { maxRedirects: 0 });
 			eq(r.status(), 303, 'status of /certs');

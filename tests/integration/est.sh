@@ -122,6 +122,11 @@ check "... and nothing was signed for it" test "$(grep -c \
     'signed CN=pv.telco.net' serve.log)" = 1
 est /simpleenroll -X GET >/dev/null
 check "GET simpleenroll: 405" test "$(cat est.code)" = 405
+est /simpleenroll -u 'ops@telco:correct horse battery' -H \
+    "Content-Type: application/x-www-form-urlencoded" --data-binary @pv.b64 \
+    >/dev/null
+check "simpleenroll with another Content-Type: 415" \
+    test "$(cat est.code)" = 415
 est /nothing >/dev/null
 check "an unknown EST path: 404" test "$(cat est.code)" = 404
 
@@ -199,6 +204,34 @@ sid=$(awk '$6 == "__Host-sprov" { print $7 }' jar)
 page -b "__Host-sprov=$sid; __Host-sprov=$sid" "$U/certs"
 check "pages: the session cookie given twice (cookie tossing): no session" \
     test "$(cat page.code)" = 303
+# A session follows its account: a new password or a disabled account
+# ends it at the next request.
+printf 'another good passphrase\n' > pw3; chmod 600 pw3
+$CA account user-add "Telco SA" s@telco --passphrase-file pw
+weblogin() {	# user password: a session in jar
+	rm -f jar
+	page "$U/login"
+	csrf=$(grep -o 'name="csrf" value="[0-9a-f]*"' page.body | cut -d'"' -f4)
+	page --data-urlencode "csrf=$csrf" --data-urlencode "user=$1" \
+	    --data-urlencode "password=$2" "$U/login"
+}
+weblogin s@telco "correct horse battery"
+page "$U/certs"
+check "pages: s@telco logged in" test "$(cat page.code)" = 200
+$CA account passwd s@telco --passphrase-file pw3
+page "$U/certs"
+check "pages: a new password ends the session" test "$(cat page.code)" = 303
+weblogin s@telco "another good passphrase"
+page "$U/certs"
+check "... the new one logs in" test "$(cat page.code)" = 200
+$CA account disable s@telco
+page "$U/certs"
+check "pages: disabling the account ends the session" \
+    test "$(cat page.code)" = 303
+weblogin ops@telco "correct horse battery"
+page "$U/new"
+csrf=$(grep -o 'name="csrf" value="[0-9a-f]*"' page.body | head -1 |
+    cut -d'"' -f4)
 for p in /cert/abc /cert/-1 /cert/99999 /cert/1/nothing; do
 	page "$U$p"
 	check "pages: $p: 404" test "$(cat page.code)" = 404
@@ -405,7 +438,17 @@ if [ -n "$AGENT_OK" ]; then
 else
 	skip "agent renew" "SPROV_AGENT not set or no dnsmasq (run by tests/run)"
 fi
-kill $PID; wait $PID 2>/dev/null
+# A portal whose signer died stops (for its supervisor), saying why.
+kid=$(pgrep -P $PID | head -1)
+kill -9 "$kid"
+sleep 0.2
+reenroll dev/001122334455.crt dev/001122334455.key dev.b64 >/dev/null
+check "the signer killed: the request fails (503)" test "$(cat est.code)" = 503
+for i in $(seq 1 100); do kill -0 $PID 2>/dev/null || break; sleep 0.05; done
+wait $PID 2>/dev/null
+st=$?
+check "... and the portal stops with an error" test "$st" = 1
+has "... saying why" dev.log "the signer process is gone"
 
 # Queue mode: no signer, the operator approves offline.
 cp portal.conf queue.conf
@@ -438,6 +481,30 @@ openssl pkcs7 -inform DER -in q1.p7 -print_certs -out q1.crt 2>/dev/null
 check "... the certificate, openssl verify accepts it" \
     openssl verify -CAfile ca/server-ca.crt q1.crt
 refuse "approve twice: refused" 1 "nothing waits" $CA approve $qid
+cp q1.telco.net.key q1.key
+# Re-enrolment waits for the operator too, and is checked again then.
+csr q1.telco.net -newkey ec -pkeyopt ec_paramgen_curve:P-256 > q1r.b64
+csr q9.telco.net -newkey ec -pkeyopt ec_paramgen_curve:P-256 > q9.b64
+reenroll q1.crt q1.key q9.b64 >/dev/null
+check "queue: re-enrolment for another CN: 400 at once" \
+    test "$(cat est.code)" = 400
+reenroll q1.crt q1.key q1r.b64 >/dev/null
+check "queue: re-enrolment with the current certificate: 202" \
+    test "$(cat est.code)" = 202
+rid=$($CA requests | awk -F'\t' '$2 == "reenroll" { print $1 }')
+check "... listed as reenroll" test -n "$rid"
+check "... approved" $CA approve "$rid"
+csr q1.telco.net -newkey ec -pkeyopt ec_paramgen_curve:P-256 > q1s.b64
+reenroll q1.crt q1.key q1s.b64 >/dev/null
+rid2=$($CA requests | awk -F'\t' '$2 == "reenroll" { print $1 }')
+$CA revoke --serial "$(openssl x509 -in q1.crt -noout -serial |
+    cut -d= -f2)" >/dev/null
+refuse "... but not once the certificate that asked is revoked" 1 \
+    "has been revoked" $CA approve "$rid2"
+qenroll q1.b64 >/dev/null
+check "queue: the same CSR after its certificate was revoked: 403" \
+    test "$(cat est.code)" = 403
+has "... saying so" est.body "revoked"
 csr q2.telco.net -newkey ec -pkeyopt ec_paramgen_curve:P-256 > q2.b64
 qenroll q2.b64 >/dev/null
 qid2=$($CA requests | awk -F'\t' '$5 == "q2.telco.net" { print $1 }')

@@ -166,7 +166,7 @@ t_open_mode_reopen(void)
 		CHECK(sp_accounts_domain_allowed(a, "Telco", "telco.net") == 1);
 		CHECK(sp_accounts_org_add(a, "Telco") == -1);
 	}
-	CHECK(raw_int(s.db, "SELECT version FROM schema_version") == 2);
+	CHECK(raw_int(s.db, "SELECT version FROM schema_version") == 3);
 	CHECK(raw_int(s.db, "SELECT count(*) FROM pragma_journal_mode "
 	    "WHERE journal_mode='wal'") == 1);
 	scratch_done(&s, a);

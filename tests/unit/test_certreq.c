@@ -281,6 +281,36 @@ t_audit(void)
 	CHECK(sp_portal_audit_add(a, &e) == -1);
 	CHECK(sp_portal_audit_walk(a, audit_seen, &seen, &n) == 0);
 	CHECK(n == 3 && seen == 3);
+	/* Anyone can type a long user name: the entry is cut, marked. */
+	{
+		static char big[90 * 1024];
+		long long len = 0;
+
+		memset(big, 'u', sizeof(big) - 1);
+		e.actor = big;
+		e.outcome = "refused";
+		CHECK(sp_portal_audit_add(a, &e) == 0);
+		e.actor = "operator";
+		CHECK(sqlite3_open(s.db, &db) == SQLITE_OK);
+		CHECK(sqlite3_exec(db, "SELECT 1", NULL, NULL, NULL) ==
+		    SQLITE_OK);
+		{
+			sqlite3_stmt *st = NULL;
+
+			CHECK(sqlite3_prepare_v2(db, "SELECT length(actor), "
+			    "substr(actor, -3) FROM portal_audit WHERE seq=4",
+			    -1, &st, NULL) == SQLITE_OK);
+			CHECK(sqlite3_step(st) == SQLITE_ROW);
+			len = sqlite3_column_int64(st, 0);
+			CHECK_STR((const char *)sqlite3_column_text(st, 1),
+			    "...");
+			sqlite3_finalize(st);
+		}
+		CHECK(len == SP_AUDIT_FIELD_MAX);
+		sqlite3_close(db);
+		db = NULL;
+		CHECK(sp_portal_audit_walk(a, NULL, NULL, &n) == 0 && n == 4);
+	}
 	/* The triggers refuse an edit... */
 	CHECK(sqlite3_open(s.db, &db) == SQLITE_OK);
 	CHECK(sqlite3_exec(db, "UPDATE portal_audit SET outcome='ok' WHERE "
