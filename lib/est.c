@@ -89,6 +89,17 @@ out:
 	return rc;
 }
 
+/* An EST body (what, for the message): bounded, then strict base64. */
+static int
+body_decode(const char *what, const char *body, size_t len,
+    unsigned char **der, size_t *n, struct sp_err *err)
+{
+	if (len > SP_EST_BODY_MAX)
+		return sp_err_set(err, "%s of %zu bytes: at most %d", what, len,
+		    SP_EST_BODY_MAX);
+	return b64_decode(body, len, der, n, err);
+}
+
 X509_REQ *
 sp_est_csr_parse(const char *body, size_t len, struct sp_err *err)
 {
@@ -97,12 +108,7 @@ sp_est_csr_parse(const char *body, size_t len, struct sp_err *err)
 	X509_REQ *req = NULL;
 	size_t n;
 
-	if (len > SP_EST_BODY_MAX) {
-		sp_err_set(err, "request body of %zu bytes: at most %d", len,
-		    SP_EST_BODY_MAX);
-		return NULL;
-	}
-	if (b64_decode(body, len, &der, &n, err) == -1)
+	if (body_decode("request body", body, len, &der, &n, err) == -1)
 		return NULL;
 	p = der;
 	if (n > (size_t)INT32_MAX ||
@@ -260,12 +266,7 @@ sp_est_certs_find(const char *body, size_t len, EVP_PKEY *key,
 	size_t n;
 	int i;
 
-	if (len > SP_EST_BODY_MAX) {
-		sp_err_set(err, "answer of %zu bytes: at most %d", len,
-		    SP_EST_BODY_MAX);
-		return NULL;
-	}
-	if (b64_decode(body, len, &der, &n, err) == -1)
+	if (body_decode("answer", body, len, &der, &n, err) == -1)
 		return NULL;
 	p = der;
 	if (n > (size_t)INT32_MAX ||

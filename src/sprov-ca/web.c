@@ -396,26 +396,17 @@ message(struct sp_tls_conn *t, const struct session *s, int status,
 	return page_send(t, &p, status);
 }
 
+/* UTC, the date alone or with the time; "" for none. */
 static void
-fmt_date(time_t t, char *dst, size_t n)
+fmt_utc(time_t t, bool with_time, char *dst, size_t n)
 {
 	struct tm tm;
 
 	if (t <= 0 || gmtime_r(&t, &tm) == NULL)
 		dst[0] = '\0';
 	else
-		strftime(dst, n, "%Y-%m-%d", &tm);
-}
-
-static void
-fmt_datetime(time_t t, char *dst, size_t n)
-{
-	struct tm tm;
-
-	if (t <= 0 || gmtime_r(&t, &tm) == NULL)
-		dst[0] = '\0';
-	else
-		strftime(dst, n, "%Y-%m-%d %H:%M UTC", &tm);
+		strftime(dst, n, with_time ? "%Y-%m-%d %H:%M UTC" :
+		    "%Y-%m-%d", &tm);
 }
 
 static const char *
@@ -654,7 +645,7 @@ list_row(void *arg, const struct sp_certreq *r)
 	struct list_arg *a = arg;
 	char exp[32];
 
-	fmt_date(r->not_after, exp, sizeof(exp));
+	fmt_utc(r->not_after, false, exp, sizeof(exp));
 	pg(a->p, "<tr data-id=\"%lld\"><td><a class=\"view\" href=\"/cert/"
 	    "%lld\">%lld</a></td><td class=\"cn\">", r->id, r->id, r->id);
 	esc_s(a->p, r->cn);
@@ -1030,13 +1021,13 @@ get_cert(struct req *q, const char *idtext)
 	esc_s(&p, r.cn);
 	pg(&p, "</span></h1><dl><dt>State</dt><dd><span id=\"state\">%s"
 	    "</span></dd><dt>Requested</dt><dd>", state_word(&r));
-	fmt_datetime(r.created, t1, sizeof(t1));
+	fmt_utc(r.created, true, t1, sizeof(t1));
 	pg(&p, "%s by ", t1);
 	esc_s(&p, r.user);
 	pg(&p, " (%s)</dd><dt>Validity asked</dt><dd>%d days</dd>", r.via,
 	    r.days);
 	if (strcmp(r.state, "issued") == 0) {
-		fmt_date(r.not_after, t2, sizeof(t2));
+		fmt_utc(r.not_after, false, t2, sizeof(t2));
 		pg(&p, "<dt>Serial</dt><dd><span id=\"serial\">%s</span></dd>"
 		    "<dt>Expires</dt><dd><span id=\"expires\">%s</span></dd>",
 		    r.serial, t2);
