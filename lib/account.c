@@ -38,6 +38,7 @@
 #include "sprov/err.h"
 #include "sprov/fsutil.h"
 #include "sprov/limits.h"
+#include "sprov/net.h"
 #include "sprov/str.h"
 
 #include "account-int.h"
@@ -263,37 +264,15 @@ db_fail(struct sp_accounts *a)
 static sqlite3_stmt *
 stmt(struct sp_accounts *a, enum stmt id)
 {
-	if (a->st[id] != NULL)
-		return a->st[id];
-	if (sqlite3_prepare_v3(a->db, stmt_sql[id], -1,
-	    SQLITE_PREPARE_PERSISTENT, &a->st[id], NULL) != SQLITE_OK) {
-		sp_err_set(&a->err, "accounts: preparing statement %d: %s",
-		    (int)id, sqlite3_errmsg(a->db));
-		a->st[id] = NULL;
-	}
-	return a->st[id];
-}
-
-/* Leaves a statement ready for its next use (bindings are borrowed). */
-static void
-stmt_done(sqlite3_stmt *st)
-{
-	if (st != NULL) {
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-	}
+	return sp_sqlfile_stmt(a->db, &a->st[id], stmt_sql[id], (int)id,
+	    "accounts", &a->err);
 }
 
 /* Steps a statement that returns no row; resets it. */
 static int
 step_done(struct sp_accounts *a, sqlite3_stmt *st)
 {
-	int rc = sqlite3_step(st);
-
-	if (rc != SQLITE_DONE)
-		db_fail(a);
-	stmt_done(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return sp_sqlfile_step_done(a->db, st, "accounts", &a->err);
 }
 
 /*
@@ -311,7 +290,7 @@ step_int(struct sp_accounts *a, sqlite3_stmt *st, int64_t dflt,
 		*out = sqlite3_column_int64(st, 0);
 	else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		db_fail(a);
-	stmt_done(st);
+	sp_sqlfile_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -323,15 +302,6 @@ exec_id(struct sp_accounts *a, enum stmt id)
 	if ((st = stmt(a, id)) == NULL)
 		return -1;
 	return step_done(a, st);
-}
-
-static void
-bind_str(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v == NULL)
-		sqlite3_bind_null(st, i);
-	else
-		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
 }
 
 static int
@@ -515,41 +485,18 @@ bad:
 	    shown(q, sizeof(q), in), why);
 }
 
-/*
- * The throttle key of a client address: IPv4 as text (an IPv4-mapped
- * IPv6 address too), IPv6 as its /64.
- */
+/* The throttle key of a client address (sp_net_client_key). */
 static int
 ip_key(struct sp_accounts *a, const char *ip, char *out, size_t n)
 {
 	char q[SHOWN_MAX + 1];
-	struct in_addr v4;
-	struct in6_addr v6;
 
 	if (ip == NULL)
 		return sp_err_set(&a->err, "ip: missing");
-	if (inet_pton(AF_INET, ip, &v4) == 1) {
-		if (inet_ntop(AF_INET, &v4, out, (socklen_t)n) == NULL)
-			goto bad;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, ip, &v6) != 1)
-		goto bad;
-	if (IN6_IS_ADDR_V4MAPPED(&v6)) {
-		memcpy(&v4, &v6.s6_addr[12], sizeof(v4));
-		if (inet_ntop(AF_INET, &v4, out, (socklen_t)n) == NULL)
-			goto bad;
-		return 0;
-	}
-	memset(&v6.s6_addr[8], 0, 8);
-	if (inet_ntop(AF_INET6, &v6, out, (socklen_t)n) == NULL ||
-	    strlen(out) + 4 > n)
-		goto bad;
-	memcpy(out + strlen(out), "/64", 4);
+	if (sp_net_client_key(ip, out, n) == -1)
+		return sp_err_set(&a->err, "ip '%s': not an IPv4 or IPv6 "
+		    "address", shown(q, sizeof(q), ip));
 	return 0;
-bad:
-	return sp_err_set(&a->err, "ip '%s': not an IPv4 or IPv6 address",
-	    shown(q, sizeof(q), ip));
 }
 
 /* ----------------------------------------------------------- hashing */
@@ -771,7 +718,7 @@ sp_accounts_org_add(struct sp_accounts *a, const char *org)
 		return -1;
 	if ((st = stmt(a, ST_ORG_ADD)) == NULL)
 		return -1;
-	bind_str(st, 1, org);
+	sp_sqlfile_bind_str(st, 1, org);
 	if (step_done(a, st) == -1)
 		return -1;
 	if (sqlite3_changes(a->db) == 0)
@@ -787,7 +734,7 @@ org_id(struct sp_accounts *a, const char *org, int64_t *id)
 
 	if ((st = stmt(a, ST_ORG_ID)) == NULL)
 		return -1;
-	bind_str(st, 1, org);
+	sp_sqlfile_bind_str(st, 1, org);
 	if (step_int(a, st, -1, id) == -1)
 		return -1;
 	if (*id == -1)
@@ -809,7 +756,7 @@ domain_conflict(struct sp_accounts *a, int64_t id, const char *dom)
 	if ((st = stmt(a, ST_DOM_CONFLICT)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	bind_str(st, 2, dom);
+	sp_sqlfile_bind_str(st, 2, dom);
 	switch ((rc = sqlite3_step(st))) {
 	case SQLITE_ROW:
 		o = sqlite3_column_text(st, 0);
@@ -828,7 +775,7 @@ domain_conflict(struct sp_accounts *a, int64_t id, const char *dom)
 		db_fail(a);
 		break;
 	}
-	stmt_done(st);
+	sp_sqlfile_reset(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -849,7 +796,7 @@ sp_accounts_domain_add(struct sp_accounts *a, const char *org,
 	if ((st = stmt(a, ST_DOM_ADD)) == NULL)
 		goto fail;
 	sqlite3_bind_int64(st, 1, id);
-	bind_str(st, 2, dom);
+	sp_sqlfile_bind_str(st, 2, dom);
 	if (step_done(a, st) == -1)
 		goto fail;
 	if (sqlite3_changes(a->db) == 0) {
@@ -878,7 +825,7 @@ sp_accounts_domain_remove(struct sp_accounts *a, const char *org,
 	if (org_id(a, org, &id) == -1 || (st = stmt(a, ST_DOM_DEL)) == NULL)
 		goto fail;
 	sqlite3_bind_int64(st, 1, id);
-	bind_str(st, 2, dom);
+	sp_sqlfile_bind_str(st, 2, dom);
 	if (step_done(a, st) == -1)
 		goto fail;
 	if (sqlite3_changes(a->db) == 0) {
@@ -921,7 +868,7 @@ sp_accounts_domain_allowed(struct sp_accounts *a, const char *org,
 		return 0;
 	if ((st = stmt(a, ST_ORG_ID)) == NULL)
 		return -1;
-	bind_str(st, 1, org);
+	sp_sqlfile_bind_str(st, 1, org);
 	if (step_int(a, st, -1, &id) == -1)
 		return -1;
 	if (id == -1) {
@@ -944,7 +891,7 @@ sp_accounts_domain_allowed(struct sp_accounts *a, const char *org,
 	} else if (!allowed)
 		sp_err_set(&a->err, "name '%s' is not a domain of org '%s' nor "
 		    "below one", name, org);
-	stmt_done(st);
+	sp_sqlfile_reset(st);
 	return allowed;
 }
 
@@ -1007,8 +954,8 @@ sp_accounts_user_add(struct sp_accounts *a, const char *org,
 	if (org_id(a, org, &id) == -1 || (st = stmt(a, ST_USER_ADD)) == NULL)
 		goto fail;
 	sqlite3_bind_int64(st, 1, id);
-	bind_str(st, 2, user);
-	bind_str(st, 3, hash);
+	sp_sqlfile_bind_str(st, 2, user);
+	sp_sqlfile_bind_str(st, 3, hash);
 	if (step_done(a, st) == -1)
 		goto fail;
 	if (sqlite3_changes(a->db) == 0) {
@@ -1039,8 +986,8 @@ sp_accounts_password_set(struct sp_accounts *a, const char *user,
 		goto out;
 	if ((st = stmt(a, ST_USER_PW)) == NULL)
 		goto out;
-	bind_str(st, 1, user);
-	bind_str(st, 2, hash);
+	sp_sqlfile_bind_str(st, 1, user);
+	sp_sqlfile_bind_str(st, 2, hash);
 	if (step_done(a, st) == -1)
 		goto out;
 	if (sqlite3_changes(a->db) == 0) {
@@ -1063,7 +1010,7 @@ sp_accounts_user_disable(struct sp_accounts *a, const char *user,
 		return -1;
 	if ((st = stmt(a, ST_USER_DIS)) == NULL)
 		return -1;
-	bind_str(st, 1, user);
+	sp_sqlfile_bind_str(st, 1, user);
 	sqlite3_bind_int(st, 2, disabled ? 1 : 0);
 	if (step_done(a, st) == -1)
 		return -1;
@@ -1086,8 +1033,8 @@ locked_until(struct sp_accounts *a, const char *user, const char *ipk,
 
 	if ((st = stmt(a, ST_LOCKED)) == NULL)
 		return -1;
-	bind_str(st, 1, user);
-	bind_str(st, 2, ipk);
+	sp_sqlfile_bind_str(st, 1, user);
+	sp_sqlfile_bind_str(st, 2, ipk);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
 	return step_int(a, st, 0, until);
 }
@@ -1109,21 +1056,21 @@ fail_record(struct sp_accounts *a, const char *kind, const char *key,
 
 	if ((st = stmt(a, ST_FAIL_ADD)) == NULL)
 		return -1;
-	bind_str(st, 1, kind);
-	bind_str(st, 2, key);
+	sp_sqlfile_bind_str(st, 1, kind);
+	sp_sqlfile_bind_str(st, 2, key);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
 	if (step_done(a, st) == -1)
 		return -1;
 	if ((st = stmt(a, ST_LOCK_GET)) == NULL)
 		return -1;
-	bind_str(st, 1, kind);
-	bind_str(st, 2, key);
+	sp_sqlfile_bind_str(st, 1, kind);
+	sp_sqlfile_bind_str(st, 2, key);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		until = sqlite3_column_int64(st, 0);
 		level = sqlite3_column_int64(st, 1);
 	} else if (rc != SQLITE_DONE)
 		db_fail(a);
-	stmt_done(st);
+	sp_sqlfile_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return -1;
 	if (rc == SQLITE_DONE || until + SP_ACCOUNT_FAIL_WINDOW_S <= now ||
@@ -1132,8 +1079,8 @@ fail_record(struct sp_accounts *a, const char *kind, const char *key,
 		level = 0;
 		if ((st = stmt(a, ST_FAIL_COUNT)) == NULL)
 			return -1;
-		bind_str(st, 1, kind);
-		bind_str(st, 2, key);
+		sp_sqlfile_bind_str(st, 1, kind);
+		sp_sqlfile_bind_str(st, 2, key);
 		sqlite3_bind_int64(st, 3,
 		    (sqlite3_int64)now - SP_ACCOUNT_FAIL_WINDOW_S);
 		if (step_int(a, st, 0, &n) == -1)
@@ -1149,8 +1096,8 @@ fail_record(struct sp_accounts *a, const char *kind, const char *key,
 		delay = SP_ACCOUNT_LOCK_MAX_S;
 	if ((st = stmt(a, ST_LOCK_SET)) == NULL)
 		return -1;
-	bind_str(st, 1, kind);
-	bind_str(st, 2, key);
+	sp_sqlfile_bind_str(st, 1, kind);
+	sp_sqlfile_bind_str(st, 2, key);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)now + delay);
 	sqlite3_bind_int64(st, 4, level);
 	return step_done(a, st);
@@ -1183,12 +1130,12 @@ user_clear(struct sp_accounts *a, const char *user)
 
 	if ((st = stmt(a, ST_FAIL_CLEAR)) == NULL)
 		return -1;
-	bind_str(st, 1, user);
+	sp_sqlfile_bind_str(st, 1, user);
 	if (step_done(a, st) == -1)
 		return -1;
 	if ((st = stmt(a, ST_LOCK_CLEAR)) == NULL)
 		return -1;
-	bind_str(st, 1, user);
+	sp_sqlfile_bind_str(st, 1, user);
 	return step_done(a, st);
 }
 
@@ -1206,7 +1153,7 @@ user_get(struct sp_accounts *a, const char *user, char *hash, size_t n,
 
 	if ((st = stmt(a, ST_USER_GET)) == NULL)
 		return -1;
-	bind_str(st, 1, user);
+	sp_sqlfile_bind_str(st, 1, user);
 	switch (sqlite3_step(st)) {
 	case SQLITE_ROW:
 		h = sqlite3_column_text(st, 0);
@@ -1229,7 +1176,7 @@ user_get(struct sp_accounts *a, const char *user, char *hash, size_t n,
 		db_fail(a);
 		break;
 	}
-	stmt_done(st);
+	sp_sqlfile_reset(st);
 	return rc;
 }
 
@@ -1293,8 +1240,8 @@ login_record(struct sp_accounts *a, const char *user, const char *ipk,
 		/* Same hash and still enabled, or the check is stale. */
 		if ((st = stmt(a, ST_USER_OK)) == NULL)
 			goto fail;
-		bind_str(st, 1, user);
-		bind_str(st, 2, hash);
+		sp_sqlfile_bind_str(st, 1, user);
+		sp_sqlfile_bind_str(st, 2, hash);
 		sqlite3_bind_int64(st, 3, (sqlite3_int64)now);
 		if (step_done(a, st) == -1)
 			goto fail;
@@ -1421,18 +1368,18 @@ sp_accounts_list(struct sp_accounts *a,
 		if (row.org == NULL || (row.kind != SP_ACCOUNT_ORG &&
 		    row.name == NULL)) {
 			sp_err_set(&a->err, "accounts: malformed row");
-			stmt_done(st);
+			sp_sqlfile_reset(st);
 			return -1;
 		}
 		if (fn(arg, &row) == -1) {
 			sp_err_set(&a->err, "accounts: list stopped by its "
 			    "callback");
-			stmt_done(st);
+			sp_sqlfile_reset(st);
 			return -1;
 		}
 	}
 	if (rc != SQLITE_DONE)
 		db_fail(a);
-	stmt_done(st);
+	sp_sqlfile_reset(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }

@@ -12,6 +12,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <sqlite3.h>
 
 #include "sprov/buf.h"
@@ -615,12 +616,26 @@ sp_ca_sign_server(struct sp_ca *ca, X509_REQ *req, int days,
 	return sp_issuer_sign(is, &rq, &ca->err);
 }
 
+/* A device certificate for subject n and key, by the device CA. */
+static X509 *
+device_sign(struct sp_ca *ca, struct sp_issuer *is, X509_NAME *n,
+    EVP_PKEY *key, int days)
+{
+	struct sp_issue rq;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.kind = SP_KIND_DEVICE;
+	rq.subject = n;
+	rq.pubkey = key;
+	rq.days = days;
+	return sp_issuer_sign(is, &rq, &ca->err);
+}
+
 X509 *
 sp_ca_make_device(struct sp_ca *ca, struct sp_keygen *kg, const char *mac,
     const char *serial, const char *model, int days, EVP_PKEY **keyp)
 {
 	struct sp_issuer *is;
-	struct sp_issue rq;
 	X509_NAME *n = NULL;
 	EVP_PKEY *k = NULL;
 	X509 *x = NULL;
@@ -631,12 +646,7 @@ sp_ca_make_device(struct sp_ca *ca, struct sp_keygen *kg, const char *mac,
 		goto out;
 	if ((k = sp_keygen_run(kg, &ca->err)) == NULL)
 		goto out;
-	memset(&rq, 0, sizeof(rq));
-	rq.kind = SP_KIND_DEVICE;
-	rq.subject = n;
-	rq.pubkey = k;
-	rq.days = days;
-	if ((x = sp_issuer_sign(is, &rq, &ca->err)) == NULL)
+	if ((x = device_sign(ca, is, n, k, days)) == NULL)
 		goto out;
 	*keyp = k;
 	k = NULL;
@@ -646,6 +656,32 @@ out:
 	return x;
 }
 
+int
+sp_ca_check_current(struct sp_ca *ca, X509 *x, enum sp_ca_root root,
+    enum sp_cert_kind kind, time_t now)
+{
+	X509 *rc = sp_ca_root_cert(ca, root);
+	EVP_PKEY *pk = rc != NULL ? X509_get0_pubkey(rc) : NULL;
+	struct sp_ca_row row;
+	char serial[80];
+
+	if (pk == NULL || X509_verify(x, pk) != 1 ||
+	    X509_check_issued(rc, x) != X509_V_OK)
+		return sp_err_set(&ca->err, "the certificate is not one of "
+		    "this CA's (%s)", sp_ca_root_name(root));
+	if (sp_x509_serial_hex(x, serial, sizeof(serial)) == -1 ||
+	    sp_ca_lookup(ca, serial, &row) != 0 || row.kind != kind)
+		return sp_err_set(&ca->err, "the certificate is not in the "
+		    "CA's index as a %s certificate", sp_x509_kind_name(kind));
+	if (row.revoked)
+		return sp_err_set(&ca->err, "the certificate (serial %s) has "
+		    "been revoked", serial);
+	if (row.not_after <= now)
+		return sp_err_set(&ca->err, "the certificate (serial %s) has "
+		    "expired: enrol anew", serial);
+	return 0;
+}
+
 X509 *
 sp_ca_renew_device(struct sp_ca *ca, X509 *old, EVP_PKEY *key, int days)
 {
@@ -653,7 +689,6 @@ sp_ca_renew_device(struct sp_ca *ca, X509 *old, EVP_PKEY *key, int days)
 	char mac[SP_MAC_HEXLEN + 1], serial[SP_CN_MAX + 1];
 	char model[SP_CN_MAX + 1];
 	struct sp_issuer *is;
-	struct sp_issue rq;
 	X509_NAME *n = NULL;
 	X509 *x = NULL;
 
@@ -680,12 +715,7 @@ sp_ca_renew_device(struct sp_ca *ca, X509 *old, EVP_PKEY *key, int days)
 		    "this CA issues to devices");
 		goto out;
 	}
-	memset(&rq, 0, sizeof(rq));
-	rq.kind = SP_KIND_DEVICE;
-	rq.subject = n;
-	rq.pubkey = key;
-	rq.days = days;
-	x = sp_issuer_sign(is, &rq, &ca->err);
+	x = device_sign(ca, is, n, key, days);
 out:
 	X509_NAME_free(n);
 	return x;

@@ -17,12 +17,14 @@
 
 #include <sqlite3.h>
 
+#include "sprov/ca.h"
 #include "sprov/certreq.h"
 #include "sprov/err.h"
 #include "sprov/str.h"
 #include "sprov/x509.h"
 
 #include "account-int.h"
+#include "sqlfile-int.h"
 #include "store-int.h"
 
 #define REQ_COLS "id, org, user, via, state, cn, fqdn, days, created, " \
@@ -116,13 +118,9 @@ static int
 cert_facts(X509 *cert, char *serial, size_t n, time_t *not_after,
     unsigned char **der, int *derlen)
 {
-	struct tm tm;
-
-	if (sp_x509_serial_hex(cert, serial, n) == -1)
+	if (sp_x509_serial_hex(cert, serial, n) == -1 ||
+	    (*not_after = sp_ca_asn1_time(X509_get0_notAfter(cert))) == -1)
 		return -1;
-	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
-		return -1;
-	*not_after = timegm(&tm);
 	*der = NULL;
 	if ((*derlen = i2d_X509(cert, der)) <= 0)
 		return -1;
@@ -426,15 +424,6 @@ audit_fields(const struct sp_portal_audit *e, const char **f, size_t *n)
 		n[i] = f[i] != NULL ? strlen(f[i]) : 0;
 }
 
-static void
-bind_opt(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v != NULL)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
-}
-
 /* A field cut to SP_AUDIT_FIELD_MAX bytes, "..." marking the cut: what
  * anyone may type (a user name at the login form) must not grow an
  * append-only table by 96 KiB a request. */
@@ -515,12 +504,12 @@ sp_portal_audit_add(struct sp_accounts *a, const struct sp_portal_audit *in)
 	sqlite3_bind_int64(st, 1, e.seq);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)e.time);
 	sqlite3_bind_text(st, 3, e.actor, -1, SQLITE_STATIC);
-	bind_opt(st, 4, e.org);
-	bind_opt(st, 5, e.ip);
+	sp_sqlfile_bind_str(st, 4, e.org);
+	sp_sqlfile_bind_str(st, 5, e.ip);
 	sqlite3_bind_text(st, 6, e.action, -1, SQLITE_STATIC);
-	bind_opt(st, 7, e.object);
+	sp_sqlfile_bind_str(st, 7, e.object);
 	sqlite3_bind_text(st, 8, e.outcome, -1, SQLITE_STATIC);
-	bind_opt(st, 9, e.detail);
+	sp_sqlfile_bind_str(st, 9, e.detail);
 	sqlite3_bind_text(st, 10, prev, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 11, hash, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE ||

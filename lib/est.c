@@ -100,6 +100,33 @@ body_decode(const char *what, const char *body, size_t len,
 	return b64_decode(body, len, der, n, err);
 }
 
+/*
+ * DER as base64 appended to out: in lines of wrap characters, each ending
+ * in a line feed (wrap > 0), or in one piece.  -1 when out is full.
+ */
+static int
+b64_append(struct sp_buf *out, const unsigned char *der, int len,
+    size_t wrap)
+{
+	size_t i, blen = ((size_t)len + 2) / 3 * 4;
+	char *b64;
+	int rc = -1;
+
+	if ((b64 = malloc(blen + 1)) == NULL ||
+	    EVP_EncodeBlock((unsigned char *)b64, der, len) != (int)blen)
+		goto out;
+	if (wrap == 0)
+		rc = sp_buf_append(out, b64, blen);
+	else
+		for (i = 0, rc = 0; rc == 0 && i < blen; i += wrap)
+			rc = sp_buf_append(out, b64 + i, blen - i < wrap ?
+			    blen - i : wrap) == -1 ||
+			    sp_buf_append(out, "\n", 1) == -1 ? -1 : 0;
+out:
+	free(b64);
+	return rc;
+}
+
 X509_REQ *
 sp_est_csr_parse(const char *body, size_t len, struct sp_err *err)
 {
@@ -132,8 +159,7 @@ sp_est_certs_only(X509 *const *certs, size_t n, struct sp_buf *out,
 {
 	unsigned char *der = NULL;
 	PKCS7 *p7 = NULL;
-	char *b64 = NULL;
-	size_t i, blen;
+	size_t i;
 	int len, rc = -1;
 
 	if ((p7 = PKCS7_new()) == NULL ||
@@ -151,22 +177,13 @@ sp_est_certs_only(X509 *const *certs, size_t n, struct sp_buf *out,
 		sp_err_set(err, "cannot encode the PKCS#7");
 		goto out;
 	}
-	blen = ((size_t)len + 2) / 3 * 4;
-	if ((b64 = malloc(blen + 1)) == NULL ||
-	    EVP_EncodeBlock((unsigned char *)b64, der, len) != (int)blen) {
-		sp_err_set(err, "cannot encode the PKCS#7");
+	/* Lines of 64, as PEM bodies are: what curl users will see. */
+	if (b64_append(out, der, len, 64) == -1) {
+		sp_err_set(err, "PKCS#7 too large");
 		goto out;
 	}
-	/* Lines of 64, as PEM bodies are: what curl users will see. */
-	for (i = 0; i < blen; i += 64)
-		if (sp_buf_append(out, b64 + i, blen - i < 64 ? blen - i :
-		    64) == -1 || sp_buf_append(out, "\n", 1) == -1) {
-			sp_err_set(err, "PKCS#7 too large");
-			goto out;
-		}
 	rc = 0;
 out:
-	free(b64);
 	OPENSSL_free(der);
 	PKCS7_free(p7);
 	return rc;
@@ -226,8 +243,6 @@ sp_est_reenroll_csr(X509 *cur, EVP_PKEY *key, struct sp_buf *out,
 {
 	X509_REQ *req = NULL;
 	unsigned char *der = NULL;
-	char *b64 = NULL;
-	size_t blen;
 	int len, rc = -1;
 
 	if ((req = X509_REQ_new()) == NULL ||
@@ -239,16 +254,12 @@ sp_est_reenroll_csr(X509 *cur, EVP_PKEY *key, struct sp_buf *out,
 		sp_err_set(err, "cannot make the certificate request");
 		goto out;
 	}
-	blen = ((size_t)len + 2) / 3 * 4;
-	if ((b64 = malloc(blen + 1)) == NULL ||
-	    EVP_EncodeBlock((unsigned char *)b64, der, len) != (int)blen ||
-	    sp_buf_append(out, b64, blen) == -1) {
+	if (b64_append(out, der, len, 0) == -1) {
 		sp_err_set(err, "cannot encode the certificate request");
 		goto out;
 	}
 	rc = 0;
 out:
-	free(b64);
 	OPENSSL_free(der);
 	X509_REQ_free(req);
 	return rc;

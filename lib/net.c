@@ -142,3 +142,29 @@ sp_net_drop(const char *user, struct sp_err *err)
 		return sp_err_set(err, "user %s: no such user", user);
 	return sp_net_drop_to(pw, err);
 }
+
+int
+sp_net_client_key(const char *ip, char *out, size_t n)
+{
+	struct in_addr v4;
+	struct in6_addr v6;
+
+	if (ip == NULL)
+		return -1;
+	if (inet_pton(AF_INET, ip, &v4) == 1)
+		return inet_ntop(AF_INET, &v4, out, (socklen_t)n) != NULL ? 0 :
+		    -1;
+	if (inet_pton(AF_INET6, ip, &v6) != 1)
+		return -1;
+	if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+		memcpy(&v4, &v6.s6_addr[12], sizeof(v4));
+		return inet_ntop(AF_INET, &v4, out, (socklen_t)n) != NULL ? 0 :
+		    -1;
+	}
+	memset(&v6.s6_addr[8], 0, 8);
+	if (inet_ntop(AF_INET6, &v6, out, (socklen_t)n) == NULL ||
+	    strlen(out) + 4 > n)
+		return -1;
+	memcpy(out + strlen(out), "/64", 4);
+	return 0;
+}

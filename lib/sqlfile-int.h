@@ -1,8 +1,8 @@
 /*
  * Internal to lib/: what the SQLite files of sprov share (the store,
  * store_sqlite.c, and the portal's accounts, account.c): creating the
- * file 0600, one-off statements at open, and ordered migrations with a
- * schema_version table.  Errors name the file.
+ * file 0600, one-off statements at open, the cache of prepared
+ * statements, and ordered migrations with a schema_version table.  Errors name the file.
  */
 #ifndef SPROV_SQLFILE_INT_H
 #define SPROV_SQLFILE_INT_H
@@ -20,6 +20,24 @@ int	sp_sqlfile_exec(sqlite3 *, const char *path, const char *sql,
 	    struct sp_err *);
 int	sp_sqlfile_int(sqlite3 *, const char *path, const char *sql,
 	    int64_t *, struct sp_err *);
+
+/*
+ * Statements as both files use them.  sp_sqlfile_stmt: sql prepared once
+ * (persistent) into *slot, NULL with "who: preparing statement id: ..."
+ * in err.  sp_sqlfile_reset: ready for its next use (bindings are
+ * borrowed), NULL accepted.  sp_sqlfile_step_done: steps a statement that
+ * returns no row and resets it; -1 with "who: <the database's message>".
+ * sp_sqlfile_bind_text/_str: text, or NULL for a NULL value.
+ */
+sqlite3_stmt	*sp_sqlfile_stmt(sqlite3 *, sqlite3_stmt **slot,
+		    const char *sql, int id, const char *who,
+		    struct sp_err *);
+void		 sp_sqlfile_reset(sqlite3_stmt *);
+int		 sp_sqlfile_step_done(sqlite3 *, sqlite3_stmt *,
+		    const char *who, struct sp_err *);
+void		 sp_sqlfile_bind_text(sqlite3_stmt *, int, const char *,
+		    size_t);
+void		 sp_sqlfile_bind_str(sqlite3_stmt *, int, const char *);
 
 /*
  * A connection as sprov uses its files: extended result codes, the busy

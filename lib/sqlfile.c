@@ -168,3 +168,52 @@ out:
 	sqlite3_finalize(st);
 	return rc;
 }
+
+sqlite3_stmt *
+sp_sqlfile_stmt(sqlite3 *db, sqlite3_stmt **slot, const char *sql, int id,
+    const char *who, struct sp_err *err)
+{
+	if (*slot == NULL && sqlite3_prepare_v3(db, sql, -1,
+	    SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK) {
+		sp_err_set(err, "%s: preparing statement %d: %s", who, id,
+		    sqlite3_errmsg(db));
+		*slot = NULL;
+	}
+	return *slot;
+}
+
+void
+sp_sqlfile_reset(sqlite3_stmt *st)
+{
+	if (st != NULL) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+}
+
+int
+sp_sqlfile_step_done(sqlite3 *db, sqlite3_stmt *st, const char *who,
+    struct sp_err *err)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_DONE)
+		sp_err_set(err, "%s: %s", who, sqlite3_errmsg(db));
+	sp_sqlfile_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+void
+sp_sqlfile_bind_text(sqlite3_stmt *st, int i, const char *v, size_t len)
+{
+	if (v == NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, v, (int)len, SQLITE_STATIC);
+}
+
+void
+sp_sqlfile_bind_str(sqlite3_stmt *st, int i, const char *v)
+{
+	sp_sqlfile_bind_text(st, i, v, v != NULL ? strlen(v) : 0);
+}

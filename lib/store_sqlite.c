@@ -294,36 +294,15 @@ db_fail(struct sp_sqlite *s)
 static sqlite3_stmt *
 stmt(struct sp_sqlite *s, enum stmt id)
 {
-	if (s->st[id] == NULL && sqlite3_prepare_v3(s->db, stmt_sql[id], -1,
-	    SQLITE_PREPARE_PERSISTENT, &s->st[id], NULL) != SQLITE_OK) {
-		sp_err_set(&s->err, "store: preparing statement %d: %s",
-		    (int)id, sqlite3_errmsg(s->db));
-		s->st[id] = NULL;
-		return NULL;
-	}
-	return s->st[id];
-}
-
-/* Leaves a statement ready for its next use (bindings are borrowed). */
-static void
-stmt_done(sqlite3_stmt *st)
-{
-	if (st != NULL) {
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-	}
+	return sp_sqlfile_stmt(s->db, &s->st[id], stmt_sql[id], (int)id,
+	    "store", &s->err);
 }
 
 /* Steps a statement that returns no row; resets it. */
 static int
 step_done(struct sp_sqlite *s, sqlite3_stmt *st)
 {
-	int rc = sqlite3_step(st);
-
-	if (rc != SQLITE_DONE)
-		db_fail(s);
-	stmt_done(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return sp_sqlfile_step_done(s->db, st, "store", &s->err);
 }
 
 static int
@@ -334,21 +313,6 @@ exec_id(struct sp_sqlite *s, enum stmt id)
 	if ((st = stmt(s, id)) == NULL)
 		return -1;
 	return step_done(s, st);
-}
-
-static void
-bind_text(sqlite3_stmt *st, int i, const char *v, size_t len)
-{
-	if (v == NULL)
-		sqlite3_bind_null(st, i);
-	else
-		sqlite3_bind_text(st, i, v, (int)len, SQLITE_STATIC);
-}
-
-static void
-bind_str(sqlite3_stmt *st, int i, const char *v)
-{
-	bind_text(st, i, v, v != NULL ? strlen(v) : 0);
 }
 
 /* Copies a text column into dst (size n), cut to fit. */
@@ -611,7 +575,7 @@ sp_sqlite_generation(struct sp_sqlite *s, uint64_t *out)
 		db_fail(s);
 		break;
 	}
-	stmt_done(st);
+	sp_sqlfile_reset(st);
 	return rc;
 }
 
@@ -656,7 +620,7 @@ sp_sqlite_device_get(struct sp_sqlite *s, const char *mac, struct sp_device *d)
 		return -1;
 	if ((st = stmt(s, ST_DEV_GET)) == NULL)
 		return -1;
-	bind_str(st, 1, mac);
+	sp_sqlfile_bind_str(st, 1, mac);
 	switch (sqlite3_step(st)) {
 	case SQLITE_ROW:
 		rc = device_row(s, st, d);
@@ -668,7 +632,7 @@ sp_sqlite_device_get(struct sp_sqlite *s, const char *mac, struct sp_device *d)
 		db_fail(s);
 		break;
 	}
-	stmt_done(st);
+	sp_sqlfile_reset(st);
 	return rc;
 }
 
@@ -698,21 +662,21 @@ sp_sqlite_device_put(struct sp_sqlite *s, const char *mac, const char *serial,
 		return -1;
 	if ((st = stmt(s, ST_DEV_MODEL)) == NULL)
 		goto fail;
-	bind_str(st, 1, mac);
+	sp_sqlfile_bind_str(st, 1, mac);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		col_copy(old, sizeof(old), st, 0);
 	else if (rc != SQLITE_DONE)
 		db_fail(s);
-	stmt_done(st);
+	sp_sqlfile_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		goto fail;
 	exists = rc == SQLITE_ROW;
 	if ((st = stmt(s, exists ? ST_DEV_UPDATE : ST_DEV_INSERT)) == NULL)
 		goto fail;
-	bind_str(st, 1, mac);
-	bind_str(st, 2, serial);
-	bind_str(st, 3, model);
+	sp_sqlfile_bind_str(st, 1, mac);
+	sp_sqlfile_bind_str(st, 2, serial);
+	sp_sqlfile_bind_str(st, 3, model);
 	if (step_done(s, st) == -1)
 		goto fail;
 	/* A new device, or a new model: the model scope changes. */
@@ -732,10 +696,10 @@ device_exists(struct sp_sqlite *s, const char *mac)
 
 	if ((st = stmt(s, ST_DEV_MODEL)) == NULL)
 		return -1;
-	bind_str(st, 1, mac);
+	sp_sqlfile_bind_str(st, 1, mac);
 	if ((rc = sqlite3_step(st)) != SQLITE_ROW && rc != SQLITE_DONE)
 		db_fail(s);
-	stmt_done(st);
+	sp_sqlfile_reset(st);
 	if (rc == SQLITE_ROW)
 		return 0;
 	if (rc == SQLITE_DONE)
@@ -761,8 +725,8 @@ sp_sqlite_device_state(struct sp_sqlite *s, const char *mac,
 		goto fail;
 	if ((st = stmt(s, ST_DEV_STATE)) == NULL)
 		goto fail;
-	bind_str(st, 1, mac);
-	bind_str(st, 2, state == SP_DEV_ACTIVE ? "active" : "quarantined");
+	sp_sqlfile_bind_str(st, 1, mac);
+	sp_sqlfile_bind_str(st, 2, state == SP_DEV_ACTIVE ? "active" : "quarantined");
 	if (step_done(s, st) == -1)
 		goto fail;
 	if (sqlite3_changes(s->db) > 0 && gen_bump(s) == -1)
@@ -788,7 +752,7 @@ sp_sqlite_device_delete(struct sp_sqlite *s, const char *mac)
 	/* Groups, certificates and reports go by ON DELETE CASCADE. */
 	if ((st = stmt(s, ST_DEV_DELETE)) == NULL)
 		goto fail;
-	bind_str(st, 1, mac);
+	sp_sqlfile_bind_str(st, 1, mac);
 	if (step_done(s, st) == -1)
 		goto fail;
 	if (sqlite3_changes(s->db) == 0) {
@@ -797,7 +761,7 @@ sp_sqlite_device_delete(struct sp_sqlite *s, const char *mac)
 	}
 	if ((st = stmt(s, ST_PARAM_DEL_SCOPE)) == NULL)
 		goto fail;
-	bind_str(st, 1, scope);
+	sp_sqlfile_bind_str(st, 1, scope);
 	if (step_done(s, st) == -1 || gen_bump(s) == -1)
 		goto fail;
 	return tx_commit(s, &t);
@@ -822,17 +786,17 @@ sp_sqlite_device_list(struct sp_sqlite *s,
 		    "its own callback");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (device_row(s, st, &d) == -1) {
-			stmt_done(st);
+			sp_sqlfile_reset(st);
 			return -1;
 		}
 		if (fn(arg, &d) == -1) {
-			stmt_done(st);
+			sp_sqlfile_reset(st);
 			return -1;
 		}
 	}
 	if (rc != SQLITE_DONE)
 		db_fail(s);
-	stmt_done(st);
+	sp_sqlfile_reset(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -854,14 +818,14 @@ sp_sqlite_device_seen(struct sp_sqlite *s, const char *mac, time_t when,
 		return -1;
 	if ((st = stmt(s, ST_DEV_SEEN)) == NULL)
 		goto fail;
-	bind_str(st, 1, mac);
+	sp_sqlfile_bind_str(st, 1, mac);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)when);
 	/* The peer's strings are cut to their columns, not refused. */
-	bind_text(st, 3, ip, ip != NULL ? sp_store_cut(ip, STORE_IP_MAX) : 0);
-	bind_text(st, 4, user_agent, user_agent != NULL ?
+	sp_sqlfile_bind_text(st, 3, ip, ip != NULL ? sp_store_cut(ip, STORE_IP_MAX) : 0);
+	sp_sqlfile_bind_text(st, 4, user_agent, user_agent != NULL ?
 	    sp_store_cut(user_agent, SP_USER_AGENT_MAX) : 0);
-	bind_str(st, 5, cert_serial);
-	bind_str(st, 6, etag);
+	sp_sqlfile_bind_str(st, 5, cert_serial);
+	sp_sqlfile_bind_str(st, 6, etag);
 	if (step_done(s, st) == -1)
 		goto fail;
 	if (sqlite3_changes(s->db) == 0) {
@@ -871,8 +835,8 @@ sp_sqlite_device_seen(struct sp_sqlite *s, const char *mac, time_t when,
 	if (cert_serial != NULL) {
 		if ((st = stmt(s, ST_CERT_SEEN)) == NULL)
 			goto fail;
-		bind_str(st, 1, mac);
-		bind_str(st, 2, cert_serial);
+		sp_sqlfile_bind_str(st, 1, mac);
+		sp_sqlfile_bind_str(st, 2, cert_serial);
 		sqlite3_bind_int64(st, 3, (sqlite3_int64)when);
 		if (step_done(s, st) == -1)
 			goto fail;
@@ -903,14 +867,14 @@ sp_sqlite_group_set(struct sp_sqlite *s, const char *mac,
 		goto fail;
 	if ((st = stmt(s, ST_GRP_CLEAR)) == NULL)
 		goto fail;
-	bind_str(st, 1, mac);
+	sp_sqlfile_bind_str(st, 1, mac);
 	if (step_done(s, st) == -1)
 		goto fail;
 	for (i = 0; i < n; i++) {
 		if ((st = stmt(s, ST_GRP_ADD)) == NULL)
 			goto fail;
-		bind_str(st, 1, mac);
-		bind_str(st, 2, groups[i]);
+		sp_sqlfile_bind_str(st, 1, mac);
+		sp_sqlfile_bind_str(st, 2, groups[i]);
 		sqlite3_bind_int64(st, 3, (sqlite3_int64)i);
 		if (step_done(s, st) == -1)
 			goto fail;
@@ -936,7 +900,7 @@ sp_sqlite_group_get(struct sp_sqlite *s, const char *mac,
 		return -1;
 	if ((st = stmt(s, ST_GRP_GET)) == NULL)
 		return -1;
-	bind_str(st, 1, mac);
+	sp_sqlfile_bind_str(st, 1, mac);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		found = 1;
 		if (sqlite3_column_type(st, 0) == SQLITE_NULL)
@@ -944,7 +908,7 @@ sp_sqlite_group_get(struct sp_sqlite *s, const char *mac,
 		if (count == max) {
 			sp_err_set(&s->err, "device %s has more than %zu "
 			    "groups", mac, max);
-			stmt_done(st);
+			sp_sqlfile_reset(st);
 			return -1;
 		}
 		col_copy(groups[count], SP_GROUP_NAME_MAX + 1, st, 0);
@@ -952,7 +916,7 @@ sp_sqlite_group_get(struct sp_sqlite *s, const char *mac,
 	}
 	if (rc != SQLITE_DONE)
 		db_fail(s);
-	stmt_done(st);
+	sp_sqlfile_reset(st);
 	if (rc != SQLITE_DONE)
 		return -1;
 	*n = count;
@@ -996,10 +960,10 @@ sp_sqlite_param_set(struct sp_sqlite *s, const char *scope, const char *name,
 		return -1;
 	if ((st = stmt(s, ST_PARAM_SET)) == NULL)
 		goto fail;
-	bind_str(st, 1, scope);
-	bind_str(st, 2, name);
-	bind_text(st, 3, value, len);
-	bind_str(st, 4, sp_ua_name(ua));
+	sp_sqlfile_bind_str(st, 1, scope);
+	sp_sqlfile_bind_str(st, 2, name);
+	sp_sqlfile_bind_text(st, 3, value, len);
+	sp_sqlfile_bind_str(st, 4, sp_ua_name(ua));
 	if (step_done(s, st) == -1)
 		goto fail;
 	if (sqlite3_changes(s->db) > 0 && gen_bump(s) == -1)
@@ -1023,8 +987,8 @@ sp_sqlite_param_unset(struct sp_sqlite *s, const char *scope,
 		return -1;
 	if ((st = stmt(s, ST_PARAM_UNSET)) == NULL)
 		goto fail;
-	bind_str(st, 1, scope);
-	bind_str(st, 2, name);
+	sp_sqlfile_bind_str(st, 1, scope);
+	sp_sqlfile_bind_str(st, 2, name);
 	if (step_done(s, st) == -1)
 		goto fail;
 	if (sqlite3_changes(s->db) > 0 && gen_bump(s) == -1)
@@ -1067,10 +1031,10 @@ params_into(struct sp_sqlite *s, sqlite3_stmt *st, int col,
 		db_fail(s);
 		goto fail;
 	}
-	stmt_done(st);
+	sp_sqlfile_reset(st);
 	return 0;
 fail:
-	stmt_done(st);
+	sp_sqlfile_reset(st);
 	return -1;
 }
 
@@ -1084,7 +1048,7 @@ sp_sqlite_param_scope(struct sp_sqlite *s, const char *scope,
 		return -1;
 	if ((st = stmt(s, ST_PARAM_SCOPE)) == NULL)
 		return -1;
-	bind_str(st, 1, scope);
+	sp_sqlfile_bind_str(st, 1, scope);
 	return params_into(s, st, 0, prof);
 }
 
@@ -1102,8 +1066,8 @@ sp_sqlite_profile(struct sp_sqlite *s, const char *mac, const char *model,
 		return -1;
 	if ((st = stmt(s, ST_PROFILE)) == NULL)
 		return -1;
-	bind_str(st, 1, mac);
-	bind_str(st, 2, model);
+	sp_sqlfile_bind_str(st, 1, mac);
+	sp_sqlfile_bind_str(st, 2, model);
 	return params_into(s, st, 3, prof);
 }
 
@@ -1147,9 +1111,9 @@ sp_sqlite_report_add(struct sp_sqlite *s, const char *mac, time_t when,
 		goto out;
 	if ((st = stmt(s, ST_REPORT_DEV)) == NULL)
 		goto fail;
-	bind_str(st, 1, mac);
+	sp_sqlfile_bind_str(st, 1, mac);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)when);
-	bind_text(st, 3, have_fw ? fw : NULL, fwlen);
+	sp_sqlfile_bind_text(st, 3, have_fw ? fw : NULL, fwlen);
 	if (step_done(s, st) == -1)
 		goto fail;
 	if (sqlite3_changes(s->db) == 0) {
@@ -1158,14 +1122,14 @@ sp_sqlite_report_add(struct sp_sqlite *s, const char *mac, time_t when,
 	}
 	if ((st = stmt(s, ST_REPORT_ADD)) == NULL)
 		goto fail;
-	bind_str(st, 1, mac);
+	sp_sqlfile_bind_str(st, 1, mac);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)when);
-	bind_str(st, 3, kind);
+	sp_sqlfile_bind_str(st, 3, kind);
 	/* A NULL pointer would bind SQL NULL: an empty body is "". */
 	sqlite3_bind_blob(st, 4, len > 0 ? body : "", (int)len,
 	    SQLITE_STATIC);
 	if (parsed != NULL)
-		bind_text(st, 5, xml.data != NULL ? xml.data : "", xml.len);
+		sp_sqlfile_bind_text(st, 5, xml.data != NULL ? xml.data : "", xml.len);
 	if (step_done(s, st) == -1)
 		goto fail;
 	rc = tx_commit(s, &t);
@@ -1190,7 +1154,7 @@ sp_sqlite_report_last(struct sp_sqlite *s, const char *mac, time_t *when,
 		return -1;
 	if ((st = stmt(s, ST_REPORT_LAST)) == NULL)
 		return -1;
-	bind_str(st, 1, mac);
+	sp_sqlfile_bind_str(st, 1, mac);
 	switch (sqlite3_step(st)) {
 	case SQLITE_ROW:
 		if (when != NULL)
@@ -1212,7 +1176,7 @@ sp_sqlite_report_last(struct sp_sqlite *s, const char *mac, time_t *when,
 		db_fail(s);
 		break;
 	}
-	stmt_done(st);
+	sp_sqlfile_reset(st);
 	return rc;
 }
 
@@ -1259,13 +1223,13 @@ sp_sqlite_audit_append(struct sp_sqlite *s, const struct sp_audit *a)
 		    STORE_HASH_HEXLEN) {
 			sp_err_set(&s->err, "audit: entry %lld has a malformed "
 			    "hash: verify the trail", (long long)(seq - 1));
-			stmt_done(st);
+			sp_sqlfile_reset(st);
 			goto fail;
 		}
 		memcpy(prev, h, sizeof(prev));
 	} else if (rc != SQLITE_DONE)
 		db_fail(s);
-	stmt_done(st);
+	sp_sqlfile_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		goto fail;
 	if (sp_store_audit_hash(prev, seq, (int64_t)a->when,
@@ -1278,18 +1242,18 @@ sp_sqlite_audit_append(struct sp_sqlite *s, const struct sp_audit *a)
 	sqlite3_bind_int64(st, 1, seq);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)a->when);
 	for (i = 0; i < 5; i++)
-		bind_text(st, 3 + i, f[i], fl[i]);
+		sp_sqlfile_bind_text(st, 3 + i, f[i], fl[i]);
 	sqlite3_bind_int64(st, 8, (sqlite3_int64)a->status);
-	bind_text(st, 9, f[5], fl[5]);
-	bind_text(st, 10, prev, STORE_HASH_HEXLEN);
-	bind_text(st, 11, hash, STORE_HASH_HEXLEN);
+	sp_sqlfile_bind_text(st, 9, f[5], fl[5]);
+	sp_sqlfile_bind_text(st, 10, prev, STORE_HASH_HEXLEN);
+	sp_sqlfile_bind_text(st, 11, hash, STORE_HASH_HEXLEN);
 	if (step_done(s, st) == -1)
 		goto fail;
 	/* The head, so that entries removed from the end show too. */
 	if ((st = stmt(s, ST_AUDIT_HEAD_SET)) == NULL)
 		goto fail;
 	sqlite3_bind_int64(st, 1, seq);
-	bind_text(st, 2, hash, STORE_HASH_HEXLEN);
+	sp_sqlfile_bind_text(st, 2, hash, STORE_HASH_HEXLEN);
 	if (step_done(s, st) == -1)
 		goto fail;
 	return tx_commit(s, &t);
@@ -1395,13 +1359,13 @@ sp_sqlite_audit_list(struct sp_sqlite *s, size_t last,
 		a.status = sqlite3_column_int(st, 7);
 		a.etag = (const char *)sqlite3_column_text(st, 8);
 		if (fn(arg, sqlite3_column_int64(st, 0), &a) == -1) {
-			stmt_done(st);
+			sp_sqlfile_reset(st);
 			return -1;
 		}
 	}
 	if (rc != SQLITE_DONE)
 		db_fail(s);
-	stmt_done(st);
+	sp_sqlfile_reset(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -1428,14 +1392,14 @@ sp_sqlite_audit_verify(struct sp_sqlite *s, int64_t *bad)
 		col_copy(head, sizeof(head), st, 1);
 	} else
 		db_fail(s);
-	stmt_done(st);
+	sp_sqlfile_reset(st);
 	if (rc != SQLITE_ROW)
 		goto fail;
 	if ((st = stmt(s, ST_AUDIT_ALL)) == NULL)
 		goto fail;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if ((rc = audit_row(s, st, expect, prev)) != 0) {
-			stmt_done(st);
+			sp_sqlfile_reset(st);
 			if (rc == 1)
 				*bad = expect;
 			goto fail;
@@ -1444,7 +1408,7 @@ sp_sqlite_audit_verify(struct sp_sqlite *s, int64_t *bad)
 	}
 	if (rc != SQLITE_DONE)
 		db_fail(s);
-	stmt_done(st);
+	sp_sqlfile_reset(st);
 	if (rc != SQLITE_DONE)
 		goto fail;
 	/* expect - 1 is the last entry; the head must name it. */
@@ -1480,7 +1444,7 @@ sp_sqlite_blob_get(struct sp_sqlite *s, const char *name, struct sp_buf *out,
 	if (sp_store_blob_name_check(name, &s->err) == -1 ||
 	    (st = stmt(s, ST_BLOB_GET)) == NULL)
 		return -1;
-	bind_str(st, 1, name);
+	sp_sqlfile_bind_str(st, 1, name);
 	switch (sqlite3_step(st)) {
 	case SQLITE_ROW:
 		/* Without out the body is never read (overflow pages). */
@@ -1502,7 +1466,7 @@ sp_sqlite_blob_get(struct sp_sqlite *s, const char *name, struct sp_buf *out,
 		db_fail(s);
 		break;
 	}
-	stmt_done(st);
+	sp_sqlfile_reset(st);
 	return rc;
 }
 
@@ -1522,11 +1486,11 @@ sp_sqlite_blob_put(struct sp_sqlite *s, const char *name, const void *body,
 		return -1;
 	if ((st = stmt(s, ST_BLOB_PUT)) == NULL)
 		goto fail;
-	bind_str(st, 1, name);
+	sp_sqlfile_bind_str(st, 1, name);
 	if (sqlite3_bind_blob64(st, 2, len > 0 ? body : "", len,
 	    SQLITE_STATIC) != SQLITE_OK) {
 		db_fail(s);
-		stmt_done(st);
+		sp_sqlfile_reset(st);
 		goto fail;
 	}
 	if (step_done(s, st) == -1)

@@ -98,6 +98,13 @@ X509		*sp_ca_make_device(struct sp_ca *, struct sp_keygen *,
 		    const char *mac, const char *serial, const char *model,
 		    int days, EVP_PKEY **key);
 
+/*
+ * A certificate presented to renew itself (EST re-enrolment): signed and
+ * issued by root, in the index as kind, neither revoked nor expired at
+ * now.  0, or -1 with the reason in sp_ca_error().
+ */
+int		 sp_ca_check_current(struct sp_ca *, X509 *, enum sp_ca_root,
+		    enum sp_cert_kind, time_t now);
 /* A device certificate for key with the identity (MAC, serial, model)
  * of old, which the caller has verified; records nothing. */
 X509		*sp_ca_renew_device(struct sp_ca *, X509 *old, EVP_PKEY *key,

@@ -31,6 +31,15 @@ int	sp_net_report(const char *path, const int *fds, size_t n,
 void	sp_net_peer_ip(int fd, char *dst, size_t dstsz);
 
 /*
+ * The key a client's address is counted under (login throttling,
+ * connections per client): IPv4 as text (an IPv4-mapped IPv6 address
+ * too), IPv6 as its /64, the block one client usually holds.  -1 when ip
+ * is not an address or out (at least INET6_ADDRSTRLEN + 3 bytes) too
+ * small.
+ */
+int	sp_net_client_key(const char *ip, char *out, size_t n);
+
+/*
  * Becomes pw (groups, real, effective and saved ids: no way back) when
  * root; when not root, succeeds only if already pw.  sp_net_drop looks
  * the user up by name.

@@ -122,38 +122,33 @@ cmd_requests(struct ca_opts *o)
 /*
  * A re-enrolment waited for the operator: the certificate that asked must
  * still be this CA's server certificate, in the index, unrevoked,
- * unexpired, and for the same CN.  NULL, or why not.
+ * unexpired, and for the same CN.  0, or -1 with the reason said.
  */
-static const char *
-reenroll_refused(struct sp_ca *ca, const struct sp_certreq *r,
+static int
+reenroll_check(struct sp_ca *ca, const struct sp_certreq *r,
     const struct sp_csr_info *info)
 {
-	static char why[SP_ERR_MAX];
 	const unsigned char *p = r->prev;
-	X509 *root = sp_ca_root_cert(ca, SP_CA_SERVER), *old;
-	struct sp_ca_row row;
 	struct sp_err err;
-	char serial[80], cn[SP_CN_MAX + 1];
-	const char *bad = NULL;
+	char cn[SP_CN_MAX + 1];
+	X509 *old;
+	int rc = -1;
 
 	if ((old = d2i_X509(NULL, &p, (long)r->prevlen)) == NULL)
-		return "the stored certificate is damaged";
-	if (root == NULL || X509_verify(old, X509_get0_pubkey(root)) != 1)
-		bad = "the certificate that asked is not this CA's";
-	else if (sp_x509_serial_hex(old, serial, sizeof(serial)) == -1 ||
-	    sp_ca_lookup(ca, serial, &row) != 0 || row.kind != SP_KIND_SERVER)
-		bad = "the certificate that asked is not in the index";
-	else if (row.revoked) {
-		snprintf(why, sizeof(why), "the certificate that asked (serial "
-		    "%s) has been revoked", serial);
-		bad = why;
-	} else if (row.not_after <= time(NULL))
-		bad = "the certificate that asked has expired";
+		fail("request %lld: the stored certificate that asked is "
+		    "damaged (reject it with --why)", r->id);
+	else if (sp_ca_check_current(ca, old, SP_CA_SERVER, SP_KIND_SERVER,
+	    time(NULL)) == -1)
+		fail("request %lld: re-enrolment: %s (reject it with --why)",
+		    r->id, sp_ca_error(ca));
 	else if (sp_x509_name_cn(X509_get_subject_name(old), cn, sizeof(cn),
 	    &err) == -1 || strcmp(cn, info->cn) != 0)
-		bad = "the CSR's CN differs from the certificate that asked";
+		fail("request %lld: re-enrolment: the CSR's CN differs from "
+		    "the certificate that asked (reject it with --why)", r->id);
+	else
+		rc = 0;
 	X509_free(old);
-	return bad;
+	return rc;
 }
 
 /* A pending request: checked again, signed, recorded, handed over. */
@@ -167,7 +162,6 @@ approve_sign(const struct ca_opts *o, struct sp_accounts *a,
 	struct sp_ca *ca = NULL;
 	X509_REQ *req = NULL;
 	X509 *x = NULL;
-	const char *why;
 	char serial[80];
 	int rc = EXIT_ERR, intx = 0;
 
@@ -184,11 +178,8 @@ approve_sign(const struct ca_opts *o, struct sp_accounts *a,
 	}
 	if ((ca = open_ca(o, false)) == NULL)
 		goto out;
-	if (r->prev != NULL && (why = reenroll_refused(ca, r, &info)) != NULL) {
-		fail("request %lld: re-enrolment: %s (reject it with --why)",
-		    r->id, why);
+	if (r->prev != NULL && reenroll_check(ca, r, &info) == -1)
 		goto out;
-	}
 	if ((x = sp_ca_sign_server(ca, req, r->days, &info)) == NULL ||
 	    sp_ca_begin(ca) == -1 || (intx = 1, sp_ca_record(ca, x,
 	    SP_KIND_SERVER, SP_CA_SERVER, NULL) == -1) ||

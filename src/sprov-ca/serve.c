@@ -36,7 +36,6 @@
 #include <unistd.h>
 
 #include <openssl/core_names.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -129,32 +128,6 @@ signer_reply(int fd, uint32_t status, const void *p, size_t len)
 	memcpy(buf, &h, sizeof(h));
 	memcpy(buf + sizeof(h), p, len);
 	(void)send(fd, buf, sizeof(h) + len, MSG_NOSIGNAL);
-}
-
-/* A certificate presented for re-enrolment: issued by root, known to the
- * index as of kind, neither revoked nor expired.  NULL or the reason. */
-static const char *
-signer_current(struct sp_ca *ca, X509 *old, enum sp_ca_root root,
-    enum sp_cert_kind kind, char *why, size_t whysz)
-{
-	struct sp_ca_row row;
-	EVP_PKEY *pk = X509_get0_pubkey(sp_ca_root_cert(ca, root));
-	char serial[80];
-
-	if (pk == NULL || X509_verify(old, pk) != 1 ||
-	    X509_check_issued(sp_ca_root_cert(ca, root), old) != X509_V_OK)
-		return "the current certificate is not one of this CA's";
-	if (sp_x509_serial_hex(old, serial, sizeof(serial)) == -1 ||
-	    sp_ca_lookup(ca, serial, &row) != 0 || row.kind != kind) {
-		snprintf(why, whysz, "the current certificate is not in the "
-		    "CA's index");
-		return why;
-	}
-	if (row.revoked)
-		return "the current certificate is revoked";
-	if (row.not_after <= time(NULL))
-		return "the current certificate has expired: enrol anew";
-	return NULL;
 }
 
 /* A device's new key: what the device CA issues for (as for bulk). */
@@ -255,9 +228,13 @@ signer_one(struct sp_ca *ca, const struct signer_policy *pol, int fd,
 		goto out;
 	}
 	if (h.type == SIGN_RENEW_DEVICE) {
-		if ((bad = signer_current(ca, old, SP_CA_DEVICE,
-		    SP_KIND_DEVICE, why, sizeof(why))) != NULL ||
-		    (bad = device_key_refused(req)) != NULL)
+		if (sp_ca_check_current(ca, old, SP_CA_DEVICE, SP_KIND_DEVICE,
+		    time(NULL)) == -1) {
+			snprintf(why, sizeof(why), "%s", sp_ca_error(ca));
+			bad = why;
+			goto out;
+		}
+		if ((bad = device_key_refused(req)) != NULL)
 			goto out;
 		if (X509_NAME_cmp(X509_REQ_get_subject_name(req),
 		    X509_get_subject_name(old)) != 0) {
@@ -278,13 +255,17 @@ signer_one(struct sp_ca *ca, const struct signer_policy *pol, int fd,
 			bad = why;
 			goto out;
 		}
-		if (h.type == SIGN_RENEW_SERVER && ((bad = signer_current(ca,
-		    old, SP_CA_SERVER, SP_KIND_SERVER, why, sizeof(why))) !=
-		    NULL || sp_x509_name_cn(X509_get_subject_name(old), cn,
-		    sizeof(cn), &err) == -1 || strcmp(cn, info.cn) != 0)) {
-			if (bad == NULL)
-				bad = "the CSR's CN differs from the current "
-				    "certificate's";
+		if (h.type == SIGN_RENEW_SERVER && sp_ca_check_current(ca,
+		    old, SP_CA_SERVER, SP_KIND_SERVER, time(NULL)) == -1) {
+			snprintf(why, sizeof(why), "%s", sp_ca_error(ca));
+			bad = why;
+			goto out;
+		}
+		if (h.type == SIGN_RENEW_SERVER && (sp_x509_name_cn(
+		    X509_get_subject_name(old), cn, sizeof(cn), &err) == -1 ||
+		    strcmp(cn, info.cn) != 0)) {
+			bad = "the CSR's CN differs from the current "
+			    "certificate's";
 			goto out;
 		}
 		x = sp_ca_sign_server(ca, req, (int)h.days, &info);
@@ -1030,25 +1011,6 @@ est_route(struct cx *c, struct sp_tls_conn *t, const struct sp_http_req *r,
 	    reenroll(c, t, body, len);
 }
 
-/* The address a client's connections count against: IPv6 by /64, the
- * block one client usually holds. */
-static void
-ip_key(const char *ip, char *key, size_t n)
-{
-	unsigned char a[16];
-	char text[INET6_ADDRSTRLEN];
-
-	if (strchr(ip, ':') != NULL && inet_pton(AF_INET6, ip, a) == 1 &&
-	    !IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a)) {
-		memset(a + 8, 0, 8);
-		if (inet_ntop(AF_INET6, a, text, sizeof(text)) != NULL) {
-			snprintf(key, n, "%s/64", text);
-			return;
-		}
-	}
-	snprintf(key, n, "%s", ip);
-}
-
 /* Counts a connection from ip: false when that address has too many. */
 static bool
 ip_enter(struct portal *pt, const char *ip)
@@ -1174,16 +1136,12 @@ static X509 *
 read_root(const char *dir, const char *name)
 {
 	char path[PATH_MAX];
-	X509 *x = NULL;
-	FILE *fp;
+	struct sp_err err;
+	X509 *x;
 
 	snprintf(path, sizeof(path), "%s/%s.crt", dir, name);
-	if ((fp = fopen(path, "r")) != NULL) {
-		x = PEM_read_X509(fp, NULL, NULL, NULL);
-		fclose(fp);
-	}
-	if (x == NULL)
-		fail("%s: cannot read the CA certificate", path);
+	if ((x = sp_x509_cert_load(path, &err)) == NULL)
+		fail("%s: %s", path, err.msg);
 	return x;
 }
 
@@ -1402,7 +1360,9 @@ cmd_serve(struct ca_opts *o)
 		c->tls = pt.tls;
 		sp_tls_server_ref(c->tls);
 		sp_net_peer_ip(fd, c->ip, sizeof(c->ip));
-		ip_key(c->ip, c->ipkey, sizeof(c->ipkey));
+		/* IPv6 by /64: the block one client usually holds. */
+		if (sp_net_client_key(c->ip, c->ipkey, sizeof(c->ipkey)) == -1)
+			snprintf(c->ipkey, sizeof(c->ipkey), "%s", c->ip);
 		if (!ip_enter(&pt, c->ipkey)) {
 			sp_tls_server_unref(c->tls);
 			atomic_fetch_sub(&pt.conns, 1);

@@ -437,16 +437,18 @@ struct req {
 };
 
 /*
- * A POST may change something only with the session's CSRF token, and
- * not from another site's page (Origin, when the browser sends it).
+ * A POST may change something only with the token its form was given
+ * (want; NULL: there is none, for the reason nowhy), and not from another
+ * site's page (Origin, when the browser sends it).  who: the session to
+ * name in the audit trail, or NULL.
  */
 static bool
-post_allowed(struct req *q)
+form_allowed(struct req *q, const char *want, const char *nowhy,
+    const struct session *who)
 {
 	const struct sp_form_field *f;
 	char self[SP_HTTP_VALUE_MAX + 16];
 	struct sp_err err;
-
 	const char *why = NULL;
 	bool foreign = false;
 
@@ -456,24 +458,31 @@ post_allowed(struct req *q)
 	if (q->r->origin[0] != '\0' && strcmp(q->r->origin, self) != 0) {
 		why = "Origin is not this portal";
 		foreign = true;
-	}
-	else if (!q->have)
-		why = "no session";
+	} else if (want == NULL)
+		why = nowhy;
 	else if (sp_form_parse(&q->form, q->r->content_type, q->body, q->len,
 	    &err) == -1)
 		why = err.msg;
 	else if ((f = sp_form_get(&q->form, "csrf")) == NULL)
 		why = "no CSRF token";
 	else if (f->len != TOKEN_HEX ||
-	    CRYPTO_memcmp(f->value, q->s.csrf, TOKEN_HEX) != 0)
+	    CRYPTO_memcmp(f->value, want, TOKEN_HEX) != 0)
 		why = "wrong CSRF token";
 	if (why == NULL)
 		return true;
-	portal_audit(q->c->pt, q->have ? q->s.user : NULL, q->have ?
-	    q->s.org : NULL, q->c->ip, q->r->path, NULL, "refused", why);
+	portal_audit(q->c->pt, who != NULL ? who->user : NULL, who != NULL ?
+	    who->org : NULL, q->c->ip, q->r->path, NULL, "refused", why);
 	snprintf(q->refused, sizeof(q->refused), "%s (%s)", foreign ?
 	    "the request comes from another site" : CSRF_REFUSED, why);
 	return false;
+}
+
+/* A form of a logged-in page: the session's token. */
+static bool
+post_allowed(struct req *q)
+{
+	return form_allowed(q, q->have ? q->s.csrf : NULL, "no session",
+	    q->have ? &q->s : NULL);
 }
 
 static const char *
@@ -526,35 +535,12 @@ get_login(struct req *q)
 	return page_send(q->t, &p, 200);
 }
 
-/* The login form's POST: its Origin, its body, its token for the nonce. */
+/* The login form's POST: its token is the one for its nonce cookie. */
 static bool
 login_allowed(struct req *q, char csrf[TOKEN_HEX + 1])
 {
-	const struct sp_form_field *f;
-	char self[SP_HTTP_VALUE_MAX + 16];
-	struct sp_err err;
-	const char *why = NULL;
-
-	snprintf(self, sizeof(self), "https://%s", q->r->host);
-	if (q->r->origin[0] != '\0' && strcmp(q->r->origin, self) != 0)
-		why = "Origin is not this portal";
-	else if (login_token(q->c->pt->sess, q->pre, csrf) == -1)
-		why = "no login cookie: load the login page again";
-	else if (sp_form_parse(&q->form, q->r->content_type, q->body, q->len,
-	    &err) == -1)
-		why = err.msg;
-	else if ((f = sp_form_get(&q->form, "csrf")) == NULL)
-		why = "no CSRF token";
-	else if (f->len != TOKEN_HEX ||
-	    CRYPTO_memcmp(f->value, csrf, TOKEN_HEX) != 0)
-		why = "wrong CSRF token";
-	if (why == NULL)
-		return true;
-	portal_audit(q->c->pt, NULL, NULL, q->c->ip, "/login", NULL,
-	    "refused", why);
-	snprintf(q->refused, sizeof(q->refused), "%s (%s)", CSRF_REFUSED,
-	    why);
-	return false;
+	return form_allowed(q, login_token(q->c->pt->sess, q->pre, csrf) == 0 ?
+	    csrf : NULL, "no login cookie: load the login page again", NULL);
 }
 
 static int
